@@ -1,0 +1,59 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/* Copyright (c) 2026 The odsbpf authors */
+/*
+ * The kernel side as the agent sees it: load the socket programs, install
+ * a compiled policy into the inactive generation and flip to it, attach to
+ * a cgroup, and hand ring-buffer events to a callback.
+ */
+#ifndef ODSBPF_ENFORCER_H
+#define ODSBPF_ENFORCER_H
+
+#include <linux/types.h>
+#include <stdint.h>
+
+#include "compile.h"
+#include "odsbpf.h"
+
+#define ENFORCER_NR_HOOKS 4
+
+struct sock_bpf;
+struct bpf_link;
+struct ring_buffer;
+
+struct enforcer {
+	struct sock_bpf *skel;
+	struct bpf_link *links[ENFORCER_NR_HOOKS];
+	struct ring_buffer *rb;
+	__u32 active_gen;
+	__u32 policy_id;	/* counts installs; 0 before the first */
+	bool installed;
+};
+
+/* Called once per event; return 0 to go on. */
+typedef int (*enforcer_event_fn)(void *ctx, const struct odsbpf_event *e);
+
+int enforcer_open(struct enforcer *enf);
+
+/*
+ * Fill the generation the programs do not read, then flip to it in one
+ * map write. On error the generation in force is untouched.
+ */
+int enforcer_install(struct enforcer *enf, const struct compiled_policy *c);
+
+/* Attach every hook to the cgroup; all or nothing. */
+int enforcer_attach(struct enforcer *enf, int cgroup_fd, const char *cgroup_path);
+
+int enforcer_listen(struct enforcer *enf, enforcer_event_fn fn, void *ctx);
+/* Wait up to timeout_ms for events and deliver them; returns count or -errno. */
+int enforcer_poll(struct enforcer *enf, int timeout_ms);
+
+/* Sum of one per-CPU counter. */
+__u64 enforcer_counter(struct enforcer *enf, enum odsbpf_counter idx);
+
+/* Detach, unload, free. Safe on a half-opened enforcer. */
+void enforcer_close(struct enforcer *enf);
+
+/* Hook id of an event -> "connect4" and so on. */
+const char *enforcer_hook_name(unsigned int hook);
+
+#endif

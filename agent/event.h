@@ -1,0 +1,53 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/* Copyright (c) 2026 The odsbpf authors */
+/*
+ * Events as JSON lines in the organisation's audit format, and the sinks
+ * they go to (a stream such as stdout or stderr, and the audit log file).
+ */
+#ifndef ODSBPF_EVENT_H
+#define ODSBPF_EVENT_H
+
+#include <stdio.h>
+#include <jansson.h>
+
+#include "odsbpf.h"
+#include "policy.h"
+
+/* Where lines go, and what names rule ids. */
+struct event_sink {
+	FILE *stream;			/* may be NULL */
+	int log_fd;			/* audit log, -1 when none */
+	const char *log_path;
+	const char *node;
+	unsigned long long seq;		/* lines written so far */
+	/* rule names of the policy in force and of the one before it */
+	const struct policy *policy;
+	__u32 policy_id;
+	const struct policy *prev_policy;
+	__u32 prev_policy_id;
+};
+
+/* Open the audit log for appending (mode 0600, directory made 0700). */
+int event_sink_open_log(struct event_sink *s, const char *path);
+void event_sink_close(struct event_sink *s);
+
+/* A kernel event -> JSON object in the audit format (caller decrefs). */
+json_t *event_from_kernel(struct event_sink *s, const struct odsbpf_event *e);
+
+/*
+ * An agent event (agent.start, policy.load, policy.rejected...), with
+ * metadata to be merged in (stolen; may be NULL).
+ */
+json_t *event_agent(struct event_sink *s, const char *action,
+		    const char *status, json_t *metadata);
+
+/* Stamp seq, write one line to every sink. Steals ev. */
+int event_emit(struct event_sink *s, json_t *ev);
+
+/* RFC 3339 UTC with nanoseconds, from CLOCK_REALTIME nanoseconds. */
+void event_format_time(__u64 realtime_ns, char *buf, size_t len);
+
+/* A JSON string from bytes that may not be UTF-8: bad bytes become \xHH. */
+json_t *event_string(const char *bytes, size_t len);
+
+#endif
