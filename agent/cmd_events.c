@@ -85,23 +85,41 @@ static void short_time(const char *ts, char *buf, size_t len)
 		snprintf(buf, len, "%s", ts);
 }
 
+/* IPv6 destinations print as [addr]:port, as a URL would write them. */
+static void format_dest(json_t *m, char *buf, size_t len)
+{
+	const char *ip = str_field(m, "dst_ip");
+	json_t *port = json_object_get(m, "dst_port");
+
+	if (!json_is_integer(port))
+		snprintf(buf, len, "%s", ip);
+	else if (strchr(ip, ':'))
+		snprintf(buf, len, "[%s]:%lld", ip, json_integer_value(port));
+	else
+		snprintf(buf, len, "%s:%lld", ip, json_integer_value(port));
+}
+
 static void print_row(json_t *ev)
 {
 	json_t *m = json_object_get(ev, "metadata");
+	const char *action = str_field(ev, "action");
 	char when[40], dest[80], process[48];
-	json_t *port = json_object_get(m, "dst_port");
 
 	short_time(str_field(ev, "timestamp"), when, sizeof(when));
-	if (json_is_integer(port))
-		snprintf(dest, sizeof(dest), "%s:%lld", str_field(m, "dst_ip"),
-			 json_integer_value(port));
-	else
-		snprintf(dest, sizeof(dest), "%s", str_field(m, "dst_ip"));
-	snprintf(process, sizeof(process), "%.24s[%lld]", str_field(m, "comm"),
-		 json_integer_value(json_object_get(m, "pid")));
+	if (!strncmp(action, "egress.", 7)) {
+		format_dest(m, dest, sizeof(dest));
+		snprintf(process, sizeof(process), "%.24s[%lld]", str_field(m, "comm"),
+			 json_integer_value(json_object_get(m, "pid")));
+	} else {
+		/* the agent's own lines: what they concern instead of a destination */
+		snprintf(dest, sizeof(dest), "%.30s", json_object_get(m, "source") ?
+			 str_field(m, "source") : str_field(m, "cgroup"));
+		snprintf(process, sizeof(process), "odsbpf[%lld]",
+			 json_integer_value(json_object_get(m, "pid")));
+	}
 	printf("%-24s %-8s %-16s %-6s %-30s %-28s %s\n", when,
-	       str_field(ev, "status"), str_field(ev, "action"),
-	       str_field(m, "protocol"), dest, process, str_field(m, "rule"));
+	       str_field(ev, "status"), action, str_field(m, "protocol"), dest,
+	       process, str_field(m, "rule"));
 }
 
 int cmd_events(int argc, char **argv)
