@@ -35,7 +35,7 @@ all: deps $(BUILD)/odsbpf $(BUILD)/probe
 deps:
 	@scripts/install-deps.sh
 
-$(BUILD)/sock.bpf.o: bpf/sock.bpf.c include/odsbpf.h vmlinux/vmlinux.h
+$(BUILD)/%.bpf.o: bpf/%.bpf.c bpf/policy.bpf.h include/odsbpf.h vmlinux/vmlinux.h
 	@mkdir -p $(BUILD)
 	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
 

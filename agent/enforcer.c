@@ -17,6 +17,8 @@ const char *enforcer_hook_name(unsigned int hook)
 	case ODSBPF_HOOK_CONNECT6: return "connect6";
 	case ODSBPF_HOOK_SENDMSG4: return "sendmsg4";
 	case ODSBPF_HOOK_SENDMSG6: return "sendmsg6";
+	case ODSBPF_HOOK_CGROUP_SKB: return "cgroup_skb_egress";
+	case ODSBPF_HOOK_XDP: return "xdp";
 	default: return "unknown";
 	}
 }

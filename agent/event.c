@@ -92,6 +92,15 @@ static const char *proto_name(int ipproto, char *buf)
 	}
 }
 
+static const char *layer_name(unsigned int layer)
+{
+	switch (layer) {
+	case ODSBPF_LAYER_CGROUP_SKB: return "cgroup_skb";
+	case ODSBPF_LAYER_XDP: return "xdp";
+	default: return "socket";
+	}
+}
+
 static const char *rule_name(const struct event_sink *s, const struct odsbpf_event *e)
 {
 	if (e->rule_id == ODSBPF_RULE_DEFAULT || e->rule_id == ODSBPF_RULE_NO_POLICY)
@@ -115,14 +124,12 @@ static void format_dst(const struct odsbpf_event *e, char *buf)
 static json_t *kernel_metadata(struct event_sink *s, const struct odsbpf_event *e)
 {
 	char dst[ADDR_STRLEN], judged[ADDR_STRLEN], pbuf[24];
-	bool is_connect = e->hook == ODSBPF_HOOK_CONNECT4 ||
-			  e->hook == ODSBPF_HOOK_CONNECT6;
 	json_t *m;
 
 	format_dst(e, dst);
 	addr_format16(e->judged, judged);
 	m = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:i}",
-		      "node", s->node, "layer", "socket",
+		      "node", s->node, "layer", layer_name(e->layer),
 		      "hook", enforcer_hook_name(e->hook),
 		      "rule", rule_name(s, e),
 		      "protocol", proto_name(e->protocol, pbuf),
@@ -144,8 +151,7 @@ static json_t *kernel_metadata(struct event_sink *s, const struct odsbpf_event *
 	json_object_set_new(m, "pod", json_null());
 	json_object_set_new(m, "container_id", json_null());
 	json_object_set_new(m, "policy_id", json_integer(e->policy_id));
-	json_object_set_new(m, "suppressed", json_integer(0));
-	(void)is_connect;
+	json_object_set_new(m, "suppressed", json_integer(e->suppressed));
 	return m;
 }
 

@@ -59,6 +59,14 @@ enum odsbpf_hook {
 	ODSBPF_HOOK_CONNECT6 = 2,
 	ODSBPF_HOOK_SENDMSG4 = 3,
 	ODSBPF_HOOK_SENDMSG6 = 4,
+	ODSBPF_HOOK_CGROUP_SKB = 5,	/* cgroup_skb/egress */
+	ODSBPF_HOOK_XDP = 6,		/* XDP on a pod's host-side veth */
+};
+
+enum odsbpf_layer {
+	ODSBPF_LAYER_SOCKET = 1,
+	ODSBPF_LAYER_CGROUP_SKB = 2,
+	ODSBPF_LAYER_XDP = 3,
 };
 
 /*
@@ -164,8 +172,12 @@ struct odsbpf_event {
 	__u16 rule_id;
 	__u16 pad;
 	__u32 policy_id;
-	char comm[ODSBPF_COMM_LEN];
+	char comm[ODSBPF_COMM_LEN];	/* empty at the packet layers */
+	__u32 ifindex;		/* XDP: the interface; else 0 */
+	__u32 suppressed;	/* like events dropped by the rate limit before */
+	__u8 layer;		/* enum odsbpf_layer */
+	__u8 pad2[7];
 };
-_Static_assert(sizeof(struct odsbpf_event) == 112, "event size");
+_Static_assert(sizeof(struct odsbpf_event) == 128, "event size");
 
 #endif /* ODSBPF_H */

@@ -1,0 +1,276 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/* Copyright (c) 2026 The odsbpf authors */
+/*
+ * What every odsbpf program shares: the policy maps, the event ring
+ * buffer, the counters, and the verdict. Each layer includes this once,
+ * and the agent hands every object the same map fds, so one compiled
+ * policy decides all layers alike.
+ */
+#ifndef ODSBPF_POLICY_BPF_H
+#define ODSBPF_POLICY_BPF_H
+
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_endian.h>
+#include "odsbpf.h"
+
+#ifndef AF_INET
+#define AF_INET		2
+#define AF_INET6	10
+#endif
+
+/*
+ * Inner map templates. Sizes rather than types: clang emits the key and
+ * value of a map reached only through __array() as forward declarations.
+ */
+struct policy4_trie {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, ODSBPF_MAX_PREFIXES);
+	__uint(key_size, sizeof(struct odsbpf_lpm4_key));
+	__uint(value_size, sizeof(struct odsbpf_prefix));
+};
+
+struct policy6_trie {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, ODSBPF_MAX_PREFIXES);
+	__uint(key_size, sizeof(struct odsbpf_lpm6_key));
+	__uint(value_size, sizeof(struct odsbpf_prefix));
+};
+
+/* Generation index -> that generation's IPv4 trie (filled by the agent). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(max_entries, ODSBPF_GENERATIONS);
+	__type(key, __u32);
+	__array(values, struct policy4_trie);
+} odsbpf_pol4 SEC(".maps");
+
+/* Generation index -> that generation's IPv6 trie. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(max_entries, ODSBPF_GENERATIONS);
+	__type(key, __u32);
+	__array(values, struct policy6_trie);
+} odsbpf_pol6 SEC(".maps");
+
+/* Generation index -> default action, mode and policy id. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, ODSBPF_GENERATIONS);
+	__type(key, __u32);
+	__type(value, struct odsbpf_gen_settings);
+} odsbpf_gens SEC(".maps");
+
+/* Key 0: the generation the programs read now. One write flips it. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct odsbpf_active);
+} odsbpf_active SEC(".maps");
+
+/* enum odsbpf_counter -> count, per CPU. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, ODSBPF_CNT_MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+} odsbpf_counters SEC(".maps");
+
+/* struct odsbpf_event records, consumed by the agent. */
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 1024 * 1024);
+} odsbpf_events SEC(".maps");
+
+/* A destination in the form the policy judges it. */
+struct dest {
+	bool is4;
+	__u32 ip4;		/* network order, when is4 */
+	__u32 ip6[4];		/* network order, when !is4 */
+	__u16 port;		/* host order */
+	__u8 protos;		/* the one ODSBPF_PROTO_* bit of the socket */
+	__u32 raw[4];		/* as the caller wrote it, IPv4 v4-mapped */
+	__u32 src[4];		/* source where the hook knows it, else 0 */
+};
+
+/* What the policy decided, and which rule decided it. */
+struct decision {
+	__u8 action;
+	__u16 rule_id;
+	__u32 policy_id;
+	__u8 mode;
+};
+
+static __always_inline void count(__u32 idx)
+{
+	__u64 *val = bpf_map_lookup_elem(&odsbpf_counters, &idx);
+
+	if (val)
+		*val += 1;
+}
+
+static __always_inline __u8 proto_class(__u32 protocol)
+{
+	switch (protocol) {
+	case IPPROTO_TCP:
+		return ODSBPF_PROTO_TCP;
+	case IPPROTO_UDP:
+		return ODSBPF_PROTO_UDP;
+	case IPPROTO_ICMP:
+	case 58: /* IPPROTO_ICMPV6 */
+		return ODSBPF_PROTO_ICMP;
+	default:
+		return ODSBPF_PROTO_OTHER;
+	}
+}
+
+/* 0.0.0.0 reaches the local host: judge it as 127.0.0.1. */
+static __always_inline __u32 judge_ip4(__u32 ip4)
+{
+	return ip4 ? ip4 : bpf_htonl(0x7f000001);
+}
+
+/*
+ * Turn an IPv6 destination into the address the policy judges: v4-mapped
+ * (::ffff:a.b.c.d) and NAT64 (64:ff9b::a.b.c.d) become IPv4, :: becomes
+ * ::1. Everything else stays IPv6.
+ */
+static __always_inline void judge_ip6(struct dest *d, const __u32 ip6[4])
+{
+	__u32 w0 = ip6[0], w1 = ip6[1], w2 = ip6[2], w3 = ip6[3];
+
+	if (!w0 && !w1 && w2 == bpf_htonl(0x0000ffff)) {
+		d->is4 = true;
+		d->ip4 = judge_ip4(w3);
+		return;
+	}
+	if (w0 == bpf_htonl(0x0064ff9b) && !w1 && !w2) {
+		d->is4 = true;
+		d->ip4 = judge_ip4(w3);
+		return;
+	}
+	d->is4 = false;
+	d->ip6[0] = w0;
+	d->ip6[1] = w1;
+	d->ip6[2] = w2;
+	d->ip6[3] = w3;
+	if (!w0 && !w1 && !w2 && !w3)
+		d->ip6[3] = bpf_htonl(1);
+}
+
+static __always_inline struct odsbpf_prefix *lookup_prefix(__u32 gen,
+							     const struct dest *d,
+							     bool *no_policy)
+{
+	void *trie;
+
+	if (d->is4) {
+		struct odsbpf_lpm4_key key = { .prefixlen = 32 };
+
+		__builtin_memcpy(key.addr, &d->ip4, 4);
+		trie = bpf_map_lookup_elem(&odsbpf_pol4, &gen);
+		if (!trie) {
+			*no_policy = true;
+			return NULL;
+		}
+		return bpf_map_lookup_elem(trie, &key);
+	} else {
+		struct odsbpf_lpm6_key key = { .prefixlen = 128 };
+
+		__builtin_memcpy(key.addr, d->ip6, 16);
+		trie = bpf_map_lookup_elem(&odsbpf_pol6, &gen);
+		if (!trie) {
+			*no_policy = true;
+			return NULL;
+		}
+		return bpf_map_lookup_elem(trie, &key);
+	}
+}
+
+/* Scan the prefix's exceptions; the fallback decides when none matches. */
+static __always_inline void apply_segments(const struct odsbpf_prefix *v,
+					   const struct dest *d,
+					   struct decision *out)
+{
+	__u32 n = v->nr_segments;
+
+	out->action = v->fallback_action;
+	out->rule_id = v->fallback_rule;
+	for (__u32 i = 0; i < ODSBPF_MAX_SEGMENTS; i++) {
+		const struct odsbpf_segment *s = &v->segments[i];
+
+		if (i >= n)
+			break;
+		if (!(s->protos & d->protos))
+			continue;
+		if (d->port < s->port_lo || d->port > s->port_hi)
+			continue;
+		out->action = s->action;
+		out->rule_id = s->rule_id;
+		return;
+	}
+}
+
+/*
+ * Decide one destination under the active generation. With no policy at
+ * all the programs fail closed: a node must never look protected while
+ * it is not.
+ */
+static __always_inline void decide(const struct dest *d, struct decision *out)
+{
+	__u32 zero = 0, gen;
+	struct odsbpf_active *active;
+	struct odsbpf_gen_settings *gs;
+	struct odsbpf_prefix *v;
+	bool no_policy = false;
+
+	out->action = ODSBPF_DENY;
+	out->rule_id = ODSBPF_RULE_NO_POLICY;
+	out->policy_id = 0;
+	out->mode = ODSBPF_MODE_ENFORCE;
+
+	active = bpf_map_lookup_elem(&odsbpf_active, &zero);
+	if (!active)
+		goto no_policy;
+	gen = active->gen;
+	gs = bpf_map_lookup_elem(&odsbpf_gens, &gen);
+	if (!gs)
+		goto no_policy;
+
+	v = lookup_prefix(gen, d, &no_policy);
+	if (no_policy)
+		goto no_policy;
+	out->policy_id = gs->policy_id;
+	out->mode = gs->mode;
+	if (!v) {
+		out->action = gs->default_action;
+		out->rule_id = ODSBPF_RULE_DEFAULT;
+		return;
+	}
+	apply_segments(v, d, out);
+	return;
+
+no_policy:
+	count(ODSBPF_CNT_NO_POLICY);
+}
+
+static __always_inline void ip4_to_mapped(__u32 out[4], __u32 ip4)
+{
+	out[0] = 0;
+	out[1] = 0;
+	out[2] = bpf_htonl(0x0000ffff);
+	out[3] = ip4;
+}
+
+static __always_inline void copy6(__u32 out[4], const __u32 in[4])
+{
+	out[0] = in[0];
+	out[1] = in[1];
+	out[2] = in[2];
+	out[3] = in[3];
+}
+
+#endif /* ODSBPF_POLICY_BPF_H */
