@@ -15,12 +15,12 @@ ARCH	:= $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
 CFLAGS	?= -O2 -g
 CFLAGS	+= -std=gnu11 -Wall -Wextra -Werror -Wno-missing-field-initializers -Wno-format-truncation \
 	   -Iinclude -I$(BUILD) -Iagent -D_GNU_SOURCE
-LDLIBS	:= -lbpf -lelf -lz -ljansson
+LDLIBS	:= -lbpf -lelf -lz -ljansson -lcrypto
 BPF_CFLAGS := -O2 -g -target bpf -D__TARGET_ARCH_$(ARCH) -Ivmlinux -Iinclude \
 	      -Wall -Werror
 
-AGENT_LIB_SRCS := agent/addr.c agent/policy.c agent/compile.c agent/log.c \
-		  agent/event.c agent/cgroup.c agent/enforcer.c
+AGENT_LIB_SRCS := agent/addr.c agent/policy.c agent/compile.c agent/log.c agent/policy_source.c \
+		  agent/event.c agent/cgroup.c agent/enforcer.c agent/agent_state.c
 AGENT_CMD_SRCS := agent/main.c agent/cmd_exec.c agent/cmd_agent.c \
 		  agent/cmd_policy.c agent/cmd_events.c
 AGENT_LIB_OBJS := $(AGENT_LIB_SRCS:agent/%.c=$(BUILD)/agent/%.o)

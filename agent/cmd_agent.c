@@ -2,33 +2,47 @@
 /* Copyright (c) 2026 The odsbpf authors */
 /*
  * odsbpf agent: enforce the policy of a directory on every process under
- * one cgroup, stream events to stdout and the audit log until SIGTERM.
- * SIGHUP reloads the directory; a bad policy leaves the old one in force.
+ * one cgroup and stream events, until SIGTERM. Programs, maps and links
+ * are pinned, so enforcement outlives the agent; a restarted agent adopts
+ * them. Policy changes (inotify on a ConfigMap mount, or SIGHUP) swap in
+ * without a gap; a bad policy is rejected and the old one stays.
  */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
+#include <sys/file.h>
+#include <sys/inotify.h>
+#include <time.h>
 #include <unistd.h>
+#include <bpf/libbpf.h>
 
+#include "agent_state.h"
 #include "cgroup.h"
 #include "commands.h"
 #include "enforcer.h"
 #include "event.h"
 #include "log.h"
+#include "policy_source.h"
 
-#define MAX_POLICY_FILES 256
+#define DEFAULT_PIN_ROOT	"/sys/fs/bpf/odsbpf"
+#define DEBOUNCE_MS		200
 
 struct agent_opts {
 	const char *cgroup;
 	const char *policy_dir;
 	const char *audit_log;
+	const char *pin_root;
+	const char *state_dir;
+	const char *key_file;
 	bool no_audit_log;
+	bool require_signed;
+	bool uninstall;
+	bool production;	/* ENVIRONMENT=production */
 };
 
 /* The policy in force and the one before it, for naming rules in events. */
@@ -37,27 +51,65 @@ struct agent_state {
 	struct event_sink sink;
 	struct policy policies[2];
 	int current;		/* index in policies[], -1 before any */
+	const struct agent_opts *opts;
+	char *key;		/* policy signing key, when required */
+	struct agent_status status;
+	int inotify_fd;
 };
 
 static const char agent_help[] =
-"usage: odsbpf agent --cgroup PATH [--policy-dir DIR] [--audit-log FILE] [-v]\n"
+"usage: odsbpf agent --cgroup PATH [--policy-dir DIR] [OPTIONS]\n"
+"       odsbpf agent --uninstall [--pin-root DIR]\n"
 "\n"
 "Enforce the policy files of DIR (every *.json in it, merged) on every\n"
-"process under the cgroup PATH, until SIGTERM or SIGINT. SIGHUP reloads\n"
-"DIR; an invalid policy is rejected and the one in force stays. With no\n"
-"valid policy at start, the built-in policies/default.json is enforced.\n"
-"Events go to stdout and to the audit log as JSON lines.\n"
+"process under the cgroup PATH. DIR is watched (a ConfigMap mount works)\n"
+"and reloaded on SIGHUP; an invalid policy is rejected and the one in\n"
+"force stays. With no valid policy at start the built-in\n"
+"policies/default.json is enforced. Events go to stdout and the audit log.\n"
+"Programs and maps are pinned: enforcement goes on after the agent exits,\n"
+"and a restarted agent adopts it. --uninstall removes it.\n"
 "\n"
 "  -c, --cgroup PATH      cgroup v2 directory to enforce on (not the root)\n"
 "  -d, --policy-dir DIR   directory of policy files (a ConfigMap mount)\n"
 "  -l, --audit-log FILE   audit log (default " DEFAULT_AUDIT_LOG ")\n"
 "      --no-audit-log     events to stdout only\n"
+"      --pin-root DIR     bpffs directory for pins (default " DEFAULT_PIN_ROOT ")\n"
+"      --state-dir DIR    where `odsbpf status` finds the agent's state\n"
+"                         (default " DEFAULT_STATE_DIR ")\n"
+"      --require-signed   accept only policies signed with the key\n"
+"      --key-file FILE    the signing key (default: $ODSBPF_POLICY_KEY)\n"
+"      --uninstall        detach and unpin everything, then exit\n"
 "  -v, --verbose          more messages; -vv adds libbpf and verifier logs\n"
 "  -h, --help             this help\n"
 "\n"
+"ENVIRONMENT=production implies --require-signed and refuses audit mode,\n"
+"an empty policy, a key shorter than 32 characters and --no-audit-log.\n"
+"\n"
 "examples:\n"
 "  odsbpf agent --cgroup /sys/fs/cgroup/kubepods.slice --policy-dir /etc/odsbpf\n"
-"  odsbpf agent --cgroup /sys/fs/cgroup/unified/sandbox --policy-dir ./policies --no-audit-log\n";
+"  ODSBPF_POLICY_KEY=... odsbpf agent --cgroup /sys/fs/cgroup/kubepods.slice \\\n"
+"      --policy-dir /etc/odsbpf --require-signed\n"
+"  odsbpf agent --uninstall\n";
+
+enum {
+	OPT_NO_AUDIT_LOG = 256, OPT_PIN_ROOT, OPT_STATE_DIR, OPT_REQUIRE_SIGNED,
+	OPT_KEY_FILE, OPT_UNINSTALL,
+};
+
+static int check_production(struct agent_opts *o)
+{
+	const char *env = getenv("ENVIRONMENT");
+
+	o->production = env && !strcmp(env, "production");
+	if (!o->production)
+		return -1;
+	o->require_signed = true;
+	if (o->no_audit_log) {
+		pr_err("agent: ENVIRONMENT=production requires an audit log; drop --no-audit-log");
+		return EXIT_USAGE;
+	}
+	return -1;
+}
 
 static int parse_agent_opts(int argc, char **argv, struct agent_opts *o)
 {
@@ -65,7 +117,12 @@ static int parse_agent_opts(int argc, char **argv, struct agent_opts *o)
 		{ "cgroup", required_argument, NULL, 'c' },
 		{ "policy-dir", required_argument, NULL, 'd' },
 		{ "audit-log", required_argument, NULL, 'l' },
-		{ "no-audit-log", no_argument, NULL, 'N' },
+		{ "no-audit-log", no_argument, NULL, OPT_NO_AUDIT_LOG },
+		{ "pin-root", required_argument, NULL, OPT_PIN_ROOT },
+		{ "state-dir", required_argument, NULL, OPT_STATE_DIR },
+		{ "require-signed", no_argument, NULL, OPT_REQUIRE_SIGNED },
+		{ "key-file", required_argument, NULL, OPT_KEY_FILE },
+		{ "uninstall", no_argument, NULL, OPT_UNINSTALL },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{}
@@ -73,12 +130,19 @@ static int parse_agent_opts(int argc, char **argv, struct agent_opts *o)
 	int c;
 
 	o->audit_log = DEFAULT_AUDIT_LOG;
+	o->pin_root = DEFAULT_PIN_ROOT;
+	o->state_dir = DEFAULT_STATE_DIR;
 	while ((c = getopt_long(argc, argv, "c:d:l:vh", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'c': o->cgroup = optarg; break;
 		case 'd': o->policy_dir = optarg; break;
 		case 'l': o->audit_log = optarg; break;
-		case 'N': o->no_audit_log = true; break;
+		case OPT_NO_AUDIT_LOG: o->no_audit_log = true; break;
+		case OPT_PIN_ROOT: o->pin_root = optarg; break;
+		case OPT_STATE_DIR: o->state_dir = optarg; break;
+		case OPT_REQUIRE_SIGNED: o->require_signed = true; break;
+		case OPT_KEY_FILE: o->key_file = optarg; break;
+		case OPT_UNINSTALL: o->uninstall = true; break;
 		case 'v': verbose_more(); break;
 		case 'h':
 			fputs(agent_help, stdout);
@@ -92,107 +156,129 @@ static int parse_agent_opts(int argc, char **argv, struct agent_opts *o)
 		pr_err("agent: unexpected argument \"%s\"", argv[optind]);
 		return EXIT_USAGE;
 	}
-	if (!o->cgroup) {
+	if (!o->cgroup && !o->uninstall) {
 		pr_err("agent: --cgroup PATH is required");
 		return EXIT_USAGE;
 	}
-	return -1;
+	return check_production(o);
 }
 
-static int name_cmp(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-/*
- * The policy files of dir, sorted. A ConfigMap mount holds each key as a
- * symlink into ..data/; hidden entries (..data, ..2026_...) are skipped.
- */
-static int list_policy_files(const char *dir, char **files, size_t *n)
-{
-	struct dirent *de;
-	DIR *d = opendir(dir);
-
-	*n = 0;
-	if (!d)
-		return -errno;
-	while ((de = readdir(d))) {
-		size_t len = strlen(de->d_name);
-
-		if (de->d_name[0] == '.' || len < 6 || strcmp(de->d_name + len - 5, ".json"))
-			continue;
-		if (*n == MAX_POLICY_FILES)
-			break;
-		if (asprintf(&files[(*n)++], "%s/%s", dir, de->d_name) < 0) {
-			(*n)--;
-			break;
-		}
-	}
-	closedir(d);
-	qsort(files, *n, sizeof(*files), name_cmp);
-	return 0;
-}
-
-static void emit_policy_event(struct agent_state *st, const char *action,
-			      const char *status, json_t *meta)
+static void emit_agent_event(struct agent_state *st, const char *action,
+			     const char *status, json_t *meta)
 {
 	event_emit(&st->sink, event_agent(&st->sink, action, status, meta));
 }
 
-/* Load dir (or the built-in default) into the inactive policy slot. */
-static int load_into_slot(struct agent_state *st, const char *dir, int slot,
-			  struct compiled_policy *c, const char **source)
+/* What production refuses in a policy that is otherwise valid. */
+static int production_check(const struct policy *pol, char *err, size_t len)
 {
-	char *files[MAX_POLICY_FILES] = { NULL };
-	size_t n = 0;
-	int err;
-
-	if (dir && (err = list_policy_files(dir, files, &n))) {
-		pr_err("cannot read policy directory %s: %s", dir, strerror(-err));
-		return err;
+	if (pol->mode == ODSBPF_MODE_AUDIT) {
+		snprintf(err, len, "mode \"audit\" is not allowed with ENVIRONMENT=production");
+		return -EPERM;
 	}
-	if (dir && !n) {
-		pr_err("policy directory %s holds no *.json file", dir);
-		return -ENOENT;
+	if (!pol->nr_rules) {
+		snprintf(err, len, "the policy has no rules; ENVIRONMENT=production refuses an empty policy");
+		return -EPERM;
 	}
-	*source = dir ? dir : DEFAULT_POLICY_NAME;
-	err = load_policy(files, n, &st->policies[slot], c);
-	for (size_t i = 0; i < n; i++)
-		free(files[i]);
-	return err;
+	return 0;
 }
 
-/* Compile, install and announce; on failure the old policy stays. */
-static int apply_policy(struct agent_state *st, const char *dir)
+/* Text -> validated, compiled policy in slot; err says why not. */
+static int build_policy(struct agent_state *st, struct policy_source *src,
+			bool builtin, int slot, struct compiled_policy *c,
+			char *err, size_t len)
+{
+	struct policy *pol = &st->policies[slot];
+	int ret = 0;
+
+	if (st->key && !builtin)
+		ret = policy_source_verify(src, st->key, err, len);
+	if (!ret)
+		ret = policy_load_texts(src->names, src->texts, src->n, pol, err, len);
+	if (ret)
+		return ret;
+	if (st->opts->production)
+		ret = production_check(pol, err, len);
+	if (!ret)
+		ret = compile_policy(pol, c, err, len);
+	if (ret)
+		policy_free(pol);
+	return ret;
+}
+
+static void record_applied(struct agent_state *st, int slot,
+			   const struct policy_source *src, const char *source,
+			   const struct compiled_policy *c)
+{
+	struct agent_status *s = &st->status;
+
+	st->sink.prev_policy = st->current < 0 ? NULL : &st->policies[st->current];
+	st->sink.prev_policy_id = st->sink.policy_id;
+	st->sink.policy = &st->policies[slot];
+	st->sink.policy_id = st->enf.policy_id;
+	st->current = slot;
+
+	snprintf(s->policy_hash, sizeof(s->policy_hash), "%s", src->hash);
+	snprintf(s->policy_source, sizeof(s->policy_source), "%s", source);
+	s->policy_id = st->enf.policy_id;
+	s->loaded_at = time(NULL);
+	s->rules = st->policies[slot].nr_rules;
+	s->prefixes4 = c->nr_v4;
+	s->prefixes6 = c->nr_v6;
+	s->audit_mode = c->mode == ODSBPF_MODE_AUDIT;
+	s->signed_policy = st->key && strcmp(source, "built-in");
+	agent_status_write(st->opts->state_dir, s);
+
+	emit_agent_event(st, "policy.load", "applied",
+			 json_pack("{s:s, s:s, s:i, s:i, s:i, s:s}", "source", source,
+				   "policy_hash", src->hash, "policy_id", st->enf.policy_id,
+				   "rules", (int)st->policies[slot].nr_rules,
+				   "prefixes", (int)(c->nr_v4 + c->nr_v6),
+				   "mode", s->audit_mode ? "audit" : "enforce"));
+}
+
+static int read_source(const char *dir, struct policy_source *src, char *err,
+		       size_t len)
+{
+	if (dir)
+		return policy_source_read_dir(dir, src, err, len);
+	return policy_source_from_text(DEFAULT_POLICY_NAME, default_policy_json, src);
+}
+
+/*
+ * Load dir (or, when NULL, the built-in default) and swap it in. Unless
+ * forced, an unchanged policy (same hash) is left alone.
+ */
+static int apply_policy(struct agent_state *st, const char *dir, bool force)
 {
 	int slot = st->current < 0 ? 0 : !st->current;
+	const char *source = dir ? dir : "built-in";
+	struct policy_source src;
 	struct compiled_policy c;
-	const char *source;
-	int err;
+	char err[POLICY_ERR_LEN];
+	int ret;
 
+	ret = read_source(dir, &src, err, sizeof(err));
+	if (!ret && !force && !strcmp(src.hash, st->status.policy_hash)) {
+		policy_source_free(&src);
+		return 0;
+	}
 	policy_free(&st->policies[slot]);
-	err = load_into_slot(st, dir, slot, &c, &source);
-	if (err) {
-		emit_policy_event(st, "policy.rejected", "rejected",
-				  json_pack("{s:s}", "source", dir ? dir : "built-in"));
-		return err;
+	if (!ret)
+		ret = build_policy(st, &src, !dir, slot, &c, err, sizeof(err));
+	if (ret) {
+		pr_err("%s", err);
+		emit_agent_event(st, "policy.rejected", "rejected",
+				 json_pack("{s:s, s:s}", "source", source, "error", err));
+		policy_source_free(&src);
+		return ret;
 	}
-	err = enforcer_install(&st->enf, &c);
-	if (!err) {
-		st->sink.prev_policy = st->current < 0 ? NULL : &st->policies[st->current];
-		st->sink.prev_policy_id = st->sink.policy_id;
-		st->sink.policy = &st->policies[slot];
-		st->sink.policy_id = st->enf.policy_id;
-		st->current = slot;
-		emit_policy_event(st, "policy.load", "applied",
-				  json_pack("{s:s, s:i, s:i, s:i, s:s}", "source", source,
-					    "policy_id", st->enf.policy_id,
-					    "rules", (int)st->policies[slot].nr_rules,
-					    "prefixes", (int)(c.nr_v4 + c.nr_v6),
-					    "mode", c.mode == ODSBPF_MODE_AUDIT ? "audit" : "enforce"));
-	}
+	ret = enforcer_install(&st->enf, &c);
+	if (!ret)
+		record_applied(st, slot, &src, source, &c);
 	compiled_free(&c);
-	return err;
+	policy_source_free(&src);
+	return ret;
 }
 
 static volatile sig_atomic_t stop_requested, reload_requested;
@@ -240,74 +326,217 @@ static int open_target_cgroup(const char *path)
 	return fd;
 }
 
-/* First policy: the directory's, else the built-in default, said loudly. */
+/*
+ * First policy: the directory's, else the built-in default, said loudly.
+ * Production will not start on a policy it refuses: it exits instead.
+ */
 static int apply_first_policy(struct agent_state *st, const char *dir)
 {
-	if (dir && !apply_policy(st, dir))
+	if (dir && !apply_policy(st, dir, true))
 		return 0;
+	if (dir && st->opts->production) {
+		pr_err("agent: ENVIRONMENT=production: no acceptable policy in %s; not starting", dir);
+		return -EPERM;
+	}
 	if (dir)
 		pr_warn("no valid policy in %s: enforcing the built-in default policy", dir);
-	return apply_policy(st, NULL);
+	return apply_policy(st, NULL, true);
 }
 
-static void run_loop(struct agent_state *st, const struct agent_opts *o)
+/*
+ * kubelet updates a ConfigMap mount by swapping the ..data symlink; watch
+ * the directory's entries, and reload a short while after the last change.
+ */
+static int watch_policy_dir(const char *dir)
 {
-	while (!stop_requested) {
-		if (reload_requested) {
-			reload_requested = 0;
-			if (o->policy_dir)
-				apply_policy(st, o->policy_dir);
-		}
-		enforcer_poll(&st->enf, 200);
+	int fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+
+	if (fd < 0)
+		return -errno;
+	if (inotify_add_watch(fd, dir, IN_CREATE | IN_DELETE | IN_MOVED_TO |
+				       IN_MOVED_FROM | IN_CLOSE_WRITE | IN_ATTRIB) < 0) {
+		int err = -errno;
+
+		close(fd);
+		return err;
 	}
-	enforcer_poll(&st->enf, 0);
+	return fd;
 }
 
-static int run_agent(struct agent_state *st, const struct agent_opts *o)
+static bool drain_inotify(int fd)
 {
-	int cg_fd, ret = EXIT_FAILED;
+	char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
+	bool changed = false;
 
+	while (read(fd, buf, sizeof(buf)) > 0)
+		changed = true;
+	return changed;
+}
+
+static long long now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
+}
+
+static void run_loop(struct agent_state *st)
+{
+	struct pollfd fds[2] = {
+		{ .fd = ring_buffer__epoll_fd(st->enf.rb), .events = POLLIN },
+		{ .fd = st->inotify_fd, .events = POLLIN },
+	};
+	long long reload_at = -1;
+
+	while (!stop_requested) {
+		int timeout = reload_at < 0 ? 1000 : (int)(reload_at - now_ms());
+
+		poll(fds, st->inotify_fd >= 0 ? 2 : 1, timeout < 0 ? 0 : timeout);
+		ring_buffer__consume(st->enf.rb);
+		if (st->inotify_fd >= 0 && drain_inotify(st->inotify_fd))
+			reload_at = now_ms() + DEBOUNCE_MS;
+		if (reload_requested || (reload_at >= 0 && now_ms() >= reload_at)) {
+			if (st->opts->policy_dir)
+				apply_policy(st, st->opts->policy_dir, reload_requested);
+			reload_requested = 0;
+			reload_at = -1;
+		}
+	}
+	ring_buffer__consume(st->enf.rb);
+}
+
+/* One agent per pin root: a second would split the event stream. */
+static int lock_pin_dir(const char *pin_dir)
+{
+	int fd = open(pin_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	if (fd < 0)
+		return -errno;
+	if (flock(fd, LOCK_EX | LOCK_NB)) {
+		pr_err("another odsbpf agent is running on %s", pin_dir);
+		close(fd);
+		return -EBUSY;
+	}
+	return fd;
+}
+
+static int start_enforcing(struct agent_state *st, int cg_fd)
+{
+	const struct agent_opts *o = st->opts;
+
+	if (enforcer_open(&st->enf, st->status.pin_dir) ||
+	    enforcer_listen(&st->enf, emit_kernel_event, st))
+		return -1;
+	if (st->enf.adopted)
+		emit_agent_event(st, "agent.adopt", "applied",
+				 json_pack("{s:s, s:i}", "pin_dir", st->status.pin_dir,
+					   "policy_id", st->enf.policy_id));
+	if (apply_first_policy(st, o->policy_dir))
+		return -1;
+	if (enforcer_attach(&st->enf, cg_fd, o->cgroup))
+		return -1;
+	if (o->policy_dir) {
+		st->inotify_fd = watch_policy_dir(o->policy_dir);
+		if (st->inotify_fd < 0)
+			pr_warn("cannot watch %s (%s): reload with SIGHUP",
+				o->policy_dir, strerror(-st->inotify_fd));
+	}
+	return 0;
+}
+
+static int run_agent(struct agent_state *st)
+{
+	const struct agent_opts *o = st->opts;
+	int cg_fd, lock_fd = -1, ret = EXIT_FAILED;
+
+	if (enforcer_pin_dir(o->pin_root, st->status.pin_dir, sizeof(st->status.pin_dir)))
+		return EXIT_FAILED;
 	cg_fd = open_target_cgroup(o->cgroup);
 	if (cg_fd < 0)
 		return EXIT_FAILED;
-	if (enforcer_open(&st->enf) || enforcer_listen(&st->enf, emit_kernel_event, st))
+	lock_fd = lock_pin_dir(st->status.pin_dir);
+	if (lock_fd < 0 || start_enforcing(st, cg_fd))
 		goto close;
-	if (apply_first_policy(st, o->policy_dir))
-		goto close;
-	if (enforcer_attach(&st->enf, cg_fd, o->cgroup))
-		goto close;
-	emit_policy_event(st, "agent.start", "applied",
-			  json_pack("{s:s}", "cgroup", o->cgroup));
+
+	snprintf(st->status.cgroup, sizeof(st->status.cgroup), "%s", o->cgroup);
+	st->status.pid = getpid();
+	st->status.started_at = time(NULL);
+	agent_status_write(o->state_dir, &st->status);
+	emit_agent_event(st, "agent.start", "applied",
+			 json_pack("{s:s, s:s}", "cgroup", o->cgroup,
+				   "pin_dir", st->status.pin_dir));
 	pr_info("enforcing on %s", o->cgroup);
 
-	run_loop(st, o);
-	emit_policy_event(st, "agent.stop", "applied",
-			  json_pack("{s:s}", "cgroup", o->cgroup));
+	run_loop(st);
+	emit_agent_event(st, "agent.stop", "applied",
+			 json_pack("{s:s, s:s}", "cgroup", o->cgroup, "enforcement",
+				   "stays pinned; odsbpf agent --uninstall removes it"));
+	agent_status_remove(o->state_dir);
 	ret = EXIT_OK;
 close:
+	if (st->inotify_fd >= 0)
+		close(st->inotify_fd);
 	enforcer_close(&st->enf);
+	if (lock_fd >= 0)
+		close(lock_fd);
 	close(cg_fd);
 	return ret;
+}
+
+static int uninstall(const struct agent_opts *o)
+{
+	char pin_dir[256];
+	int err;
+
+	snprintf(pin_dir, sizeof(pin_dir), "%s/v%d", o->pin_root, ODSBPF_LAYOUT_VERSION);
+	err = enforcer_uninstall(pin_dir);
+	if (err) {
+		pr_err("cannot uninstall %s: %s", pin_dir, strerror(-err));
+		return EXIT_FAILED;
+	}
+	agent_status_remove(o->state_dir);
+	fprintf(stderr, "odsbpf: removed every program, link and map pinned in %s\n", pin_dir);
+	return EXIT_OK;
+}
+
+static int load_key(struct agent_state *st)
+{
+	char err[256];
+
+	if (!st->opts->require_signed)
+		return 0;
+	st->key = policy_key_load(st->opts->key_file, err, sizeof(err));
+	if (!st->key) {
+		pr_err("agent: %s", err);
+		return -1;
+	}
+	return 0;
 }
 
 int cmd_agent(int argc, char **argv)
 {
 	struct agent_opts o = {};
-	struct agent_state st = { .current = -1 };
+	struct agent_state st = { .current = -1, .opts = &o, .inotify_fd = -1 };
 	int ret;
 
 	ret = parse_agent_opts(argc, argv, &o);
 	if (ret >= 0)
 		return ret;
+	if (o.uninstall)
+		return uninstall(&o);
+	if (load_key(&st))
+		return EXIT_FAILED;
 	st.sink = (struct event_sink){ .stream = stdout, .log_fd = -1,
 				       .node = node_name() };
 	if (!o.no_audit_log && event_sink_open_log(&st.sink, o.audit_log))
 		return EXIT_FAILED;
 	install_signals();
 
-	ret = run_agent(&st, &o);
+	ret = run_agent(&st);
 	event_sink_close(&st.sink);
 	policy_free(&st.policies[0]);
 	policy_free(&st.policies[1]);
+	free(st.key);
 	return ret;
 }

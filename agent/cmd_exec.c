@@ -204,7 +204,7 @@ static int run_under_policy(struct exec_opts *o, struct policy *pol,
 		goto remove_cgroup;
 	}
 
-	if (enforcer_open(&enf) || enforcer_install(&enf, compiled) ||
+	if (enforcer_open(&enf, NULL) || enforcer_install(&enf, compiled) ||
 	    enforcer_attach(&enf, cg_fd, cgroup) ||
 	    enforcer_listen(&enf, emit_kernel_event, &sink))
 		goto close_enforcer;

@@ -12,28 +12,35 @@
 #include "addr.h"
 #include "commands.h"
 #include "log.h"
+#include "policy_source.h"
 
 static const char policy_help[] =
 "usage: odsbpf policy check FILE...\n"
 "       odsbpf policy explain FILE... --dst IP[:PORT] [--proto tcp|udp|icmp] [-o text|json]\n"
+"       odsbpf policy sign FILE... [--key-file KEY]\n"
 "\n"
 "check    validate and compile FILEs (merged as the agent merges them);\n"
 "         exit 0 when valid, 1 with one located error line when not\n"
 "explain  the verdict for one destination and the rule that decides it,\n"
 "         computed from the compiled maps the kernel would use\n"
+"sign     write FILE.sig, the HMAC-SHA256 of FILE under the key (from\n"
+"         --key-file, else $ODSBPF_POLICY_KEY; at least 32 characters)\n"
 "\n"
 "  -d, --dst IP[:PORT]   destination; IPv6 with a port as [ADDR]:PORT\n"
 "  -P, --proto P         tcp (default), udp or icmp\n"
 "  -o, --output FORMAT   text (default) or json\n"
+"  -k, --key-file FILE   sign: the key, first line of FILE\n"
 "\n"
 "examples:\n"
 "  odsbpf policy check policies/default.json\n"
 "  odsbpf policy explain policies/default.json --dst 169.254.169.254:80\n"
-"  odsbpf policy explain base.json dns.json --dst 10.96.0.10:53 --proto udp\n";
+"  odsbpf policy explain base.json dns.json --dst 10.96.0.10:53 --proto udp\n"
+"  odsbpf policy sign policies/default.json --key-file /etc/odsbpf/key\n";
 
 struct policy_opts {
 	const char *dst;
 	const char *proto;
+	const char *key_file;
 	bool json;
 	char **files;
 	size_t nr_files;
@@ -45,16 +52,18 @@ static int parse_policy_opts(int argc, char **argv, struct policy_opts *o)
 		{ "dst", required_argument, NULL, 'd' },
 		{ "proto", required_argument, NULL, 'P' },
 		{ "output", required_argument, NULL, 'o' },
+		{ "key-file", required_argument, NULL, 'k' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{}
 	};
 	int c;
 
-	while ((c = getopt_long(argc, argv, "d:P:o:vh", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "d:P:o:k:vh", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'd': o->dst = optarg; break;
 		case 'P': o->proto = optarg; break;
+		case 'k': o->key_file = optarg; break;
 		case 'o':
 			if (strcmp(optarg, "json") && strcmp(optarg, "text")) {
 				pr_err("policy: -o \"%s\": expected text or json", optarg);
@@ -212,6 +221,28 @@ static int policy_explain(struct policy_opts *o)
 	return EXIT_OK;
 }
 
+/* Sign each file; the key's length is checked as the agent checks it. */
+static int policy_sign(struct policy_opts *o)
+{
+	char err[POLICY_ERR_LEN];
+	char *key = policy_key_load(o->key_file, err, sizeof(err));
+
+	if (!key) {
+		pr_err("policy sign: %s", err);
+		return EXIT_USAGE;
+	}
+	for (size_t i = 0; i < o->nr_files; i++) {
+		if (policy_sign_file(o->files[i], key, err, sizeof(err))) {
+			pr_err("policy sign: %s", err);
+			free(key);
+			return EXIT_FAILED;
+		}
+		printf("signed %s -> %s%s\n", o->files[i], o->files[i], POLICY_SIG_SUFFIX);
+	}
+	free(key);
+	return EXIT_OK;
+}
+
 int cmd_policy(int argc, char **argv)
 {
 	struct policy_opts o = {};
@@ -230,6 +261,8 @@ int cmd_policy(int argc, char **argv)
 		return policy_check(&o);
 	if (!strcmp(sub, "explain"))
 		return policy_explain(&o);
-	pr_err("policy: unknown subcommand \"%s\"; expected check or explain", sub);
+	if (!strcmp(sub, "sign"))
+		return policy_sign(&o);
+	pr_err("policy: unknown subcommand \"%s\"; expected check, explain or sign", sub);
 	return EXIT_USAGE;
 }

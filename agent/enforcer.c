@@ -1,8 +1,14 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /* Copyright (c) 2026 The odsbpf authors */
+#include <dirent.h>
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/vfs.h>
 #include <unistd.h>
+#include <linux/magic.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
@@ -23,7 +29,52 @@ const char *enforcer_hook_name(unsigned int hook)
 	}
 }
 
-int enforcer_open(struct enforcer *enf)
+static struct bpf_map *sock_maps(struct sock_bpf *s, int i)
+{
+	struct bpf_map *maps[] = {
+		s->maps.odsbpf_pol4, s->maps.odsbpf_pol6, s->maps.odsbpf_gens,
+		s->maps.odsbpf_active, s->maps.odsbpf_counters, s->maps.odsbpf_events,
+	};
+
+	return i < (int)(sizeof(maps) / sizeof(maps[0])) ? maps[i] : NULL;
+}
+
+/* Pin every map under pin_dir; libbpf reuses those already pinned. */
+static int set_pin_paths(struct enforcer *enf)
+{
+	char path[512];
+	struct bpf_map *m;
+
+	for (int i = 0; (m = sock_maps(enf->skel, i)); i++) {
+		snprintf(path, sizeof(path), "%s/%s", enf->pin_dir, bpf_map__name(m));
+		if (bpf_map__set_pin_path(m, path))
+			return -errno;
+	}
+	snprintf(path, sizeof(path), "%s/odsbpf_active", enf->pin_dir);
+	enf->adopted = !access(path, F_OK);
+	return 0;
+}
+
+/* Continue from the generation an earlier agent left in force. */
+static void adopt_generation(struct enforcer *enf)
+{
+	struct odsbpf_gen_settings gs;
+	struct odsbpf_active active;
+	__u32 zero = 0;
+
+	if (bpf_map__lookup_elem(enf->skel->maps.odsbpf_active, &zero, 4, &active,
+				 sizeof(active), 0))
+		return;
+	if (bpf_map__lookup_elem(enf->skel->maps.odsbpf_gens, &active.gen, 4, &gs,
+				 sizeof(gs), 0) || !gs.policy_id)
+		return;
+	enf->active_gen = active.gen;
+	enf->policy_id = gs.policy_id;
+	enf->installed = true;
+	pr_info("adopted the pinned policy %u in %s", gs.policy_id, enf->pin_dir);
+}
+
+int enforcer_open(struct enforcer *enf, const char *pin_dir)
 {
 	int err;
 
@@ -34,12 +85,22 @@ int enforcer_open(struct enforcer *enf)
 		pr_err("cannot open the socket programs: %s", strerror(-err));
 		return err;
 	}
+	if (pin_dir) {
+		snprintf(enf->pin_dir, sizeof(enf->pin_dir), "%s", pin_dir);
+		err = set_pin_paths(enf);
+		if (err) {
+			pr_err("cannot set pin paths under %s: %s", pin_dir, strerror(-err));
+			return err;
+		}
+	}
 	err = sock_bpf__load(enf->skel);
 	if (err) {
 		pr_err("cannot load the socket programs into the kernel: %s (run with -vv for the verifier log)",
 		       strerror(-err));
 		return err;
 	}
+	if (enf->adopted)
+		adopt_generation(enf);
 	return 0;
 }
 
@@ -135,12 +196,83 @@ close_tries:
 	return err;
 }
 
-int enforcer_attach(struct enforcer *enf, int cgroup_fd, const char *cgroup_path)
+static struct bpf_program *hook_prog(struct enforcer *enf, int i)
 {
 	struct bpf_program *progs[ENFORCER_NR_HOOKS] = {
 		enf->skel->progs.connect4, enf->skel->progs.connect6,
 		enf->skel->progs.sendmsg4, enf->skel->progs.sendmsg6,
 	};
+
+	return progs[i];
+}
+
+static void link_pin_path(const char *pin_dir, const char *prog, char *out,
+			  size_t len)
+{
+	snprintf(out, len, "%s/link_%s", pin_dir, prog);
+}
+
+/* The cgroup a link is attached to, by id (the cgroup dir's inode). */
+static bool link_on_cgroup(struct bpf_link *link, int cgroup_fd)
+{
+	struct bpf_link_info info = {};
+	__u32 len = sizeof(info);
+	struct stat st;
+
+	if (bpf_obj_get_info_by_fd(bpf_link__fd(link), &info, &len) || fstat(cgroup_fd, &st))
+		return false;
+	return info.type == BPF_LINK_TYPE_CGROUP && info.cgroup.cgroup_id == st.st_ino;
+}
+
+/* Swap the new program into a pinned link left on the same cgroup. */
+static struct bpf_link *adopt_link(struct bpf_program *prog, const char *path,
+				   int cgroup_fd)
+{
+	struct bpf_link *link = bpf_link__open(path);
+
+	if (!link)
+		return NULL;
+	if (!link_on_cgroup(link, cgroup_fd)) {
+		pr_warn("pinned link %s is on another cgroup: replacing it", path);
+		bpf_link__unpin(link);
+		bpf_link__detach(link);
+		bpf_link__destroy(link);
+		return NULL;
+	}
+	if (bpf_link__update_program(link, prog)) {
+		pr_warn("cannot update the program of %s: %s", path, strerror(errno));
+		bpf_link__destroy(link);
+		return NULL;
+	}
+	pr_info("adopted %s: new program swapped in", path);
+	return link;
+}
+
+static struct bpf_link *attach_hook(struct enforcer *enf, struct bpf_program *prog,
+				    int cgroup_fd)
+{
+	struct bpf_link *link;
+	char path[512];
+
+	if (enf->pin_dir[0]) {
+		link_pin_path(enf->pin_dir, bpf_program__name(prog), path, sizeof(path));
+		link = adopt_link(prog, path, cgroup_fd);
+		if (link)
+			return link;
+	}
+	link = bpf_program__attach_cgroup(prog, cgroup_fd);
+	if (!link || !enf->pin_dir[0])
+		return link;
+	if (bpf_link__pin(link, path)) {
+		pr_err("cannot pin %s: %s", path, strerror(errno));
+		bpf_link__destroy(link);
+		return NULL;
+	}
+	return link;
+}
+
+int enforcer_attach(struct enforcer *enf, int cgroup_fd, const char *cgroup_path)
+{
 	int err;
 
 	/*
@@ -148,21 +280,127 @@ int enforcer_attach(struct enforcer *enf, int cgroup_fd, const char *cgroup_path
 	 * BPF_F_ALLOW_MULTI does: other agents keep working, any deny wins.
 	 */
 	for (int i = 0; i < ENFORCER_NR_HOOKS; i++) {
-		enf->links[i] = bpf_program__attach_cgroup(progs[i], cgroup_fd);
+		enf->links[i] = attach_hook(enf, hook_prog(enf, i), cgroup_fd);
 		if (!enf->links[i]) {
 			err = -errno;
 			pr_err("cannot attach %s to cgroup %s: %s",
-			       bpf_program__name(progs[i]), cgroup_path, strerror(-err));
+			       bpf_program__name(hook_prog(enf, i)), cgroup_path,
+			       strerror(-err));
 			goto detach;
 		}
 	}
 	return 0;
 detach:
+	/* Pinned links stay: a half-attached agent must not unprotect a node. */
 	for (int i = 0; i < ENFORCER_NR_HOOKS; i++) {
 		bpf_link__destroy(enf->links[i]);
 		enf->links[i] = NULL;
 	}
 	return err;
+}
+
+static bool on_bpffs(const char *path)
+{
+	struct statfs sfs;
+
+	return !statfs(path, &sfs) && sfs.f_type == BPF_FS_MAGIC;
+}
+
+static int mkdir_p(const char *path, mode_t mode)
+{
+	char buf[512];
+
+	snprintf(buf, sizeof(buf), "%s", path);
+	for (char *p = buf + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(buf, mode) && errno != EEXIST)
+			return -errno;
+		*p = '/';
+	}
+	if (mkdir(buf, mode) && errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
+/*
+ * bpffs is often not mounted on a fresh host. /sys/fs/bpf is the place
+ * for it when the pin root lies there (sysfs allows no new directory);
+ * anywhere else bpffs is mounted on the pin root itself.
+ */
+static int ensure_bpffs(const char *pin_root)
+{
+	const char *sys = "/sys/fs/bpf";
+	const char *where = pin_root;
+	int err;
+
+	if (!strncmp(pin_root, sys, strlen(sys)) && !on_bpffs(sys))
+		where = sys;
+	else if (!strncmp(pin_root, sys, strlen(sys)) || on_bpffs(pin_root))
+		return mkdir_p(pin_root, 0700);
+	err = mkdir_p(where, 0700);
+	if (err)
+		return err;
+	if (on_bpffs(where))
+		return mkdir_p(pin_root, 0700);
+	if (mount("bpf", where, "bpf", 0, "mode=0700")) {
+		err = -errno;
+		pr_err("cannot mount bpffs on %s: %s", where, strerror(-err));
+		return err;
+	}
+	pr_info("mounted bpffs on %s", where);
+	return mkdir_p(pin_root, 0700);
+}
+
+int enforcer_pin_dir(const char *pin_root, char *out, size_t len)
+{
+	int err = ensure_bpffs(pin_root);
+
+	if (err) {
+		pr_err("cannot prepare the pin directory %s: %s", pin_root, strerror(-err));
+		return err;
+	}
+	/* bpffs refuses dots in names: the version is a bare number. */
+	snprintf(out, len, "%s/v%d", pin_root, ODSBPF_LAYOUT_VERSION);
+	err = mkdir_p(out, 0700);
+	if (err)
+		pr_err("cannot create %s: %s", out, strerror(-err));
+	return err;
+}
+
+int enforcer_uninstall(const char *pin_dir)
+{
+	static const char *const progs[] = { "connect4", "connect6", "sendmsg4",
+					     "sendmsg6" };
+	struct dirent *de;
+	char path[512];
+	DIR *d;
+
+	for (size_t i = 0; i < sizeof(progs) / sizeof(progs[0]); i++) {
+		struct bpf_link *link;
+
+		link_pin_path(pin_dir, progs[i], path, sizeof(path));
+		link = bpf_link__open(path);
+		if (!link)
+			continue;
+		bpf_link__detach(link);
+		bpf_link__destroy(link);
+	}
+	d = opendir(pin_dir);
+	if (!d)
+		return errno == ENOENT ? 0 : -errno;
+	while ((de = readdir(d))) {
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", pin_dir, de->d_name);
+		if (unlink(path))
+			pr_warn("cannot remove %s: %s", path, strerror(errno));
+	}
+	closedir(d);
+	if (rmdir(pin_dir))
+		return -errno;
+	return 0;
 }
 
 struct listen_ctx {

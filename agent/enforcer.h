@@ -22,6 +22,8 @@ struct ring_buffer;
 
 struct enforcer {
 	struct sock_bpf *skel;
+	char pin_dir[256];	/* empty: nothing pinned (odsbpf exec) */
+	bool adopted;		/* maps were found pinned by an earlier agent */
 	struct bpf_link *links[ENFORCER_NR_HOOKS];
 	struct ring_buffer *rb;
 	__u32 active_gen;
@@ -32,7 +34,20 @@ struct enforcer {
 /* Called once per event; return 0 to go on. */
 typedef int (*enforcer_event_fn)(void *ctx, const struct odsbpf_event *e);
 
-int enforcer_open(struct enforcer *enf);
+/*
+ * Load the programs. With pin_dir, maps are pinned there, or adopted when
+ * an earlier agent pinned them: the policy in force then stays in force.
+ */
+int enforcer_open(struct enforcer *enf, const char *pin_dir);
+
+/*
+ * Make sure pin_root is on a bpffs, mounting one when the host has none,
+ * and return the directory of this layout version below it.
+ */
+int enforcer_pin_dir(const char *pin_root, char *out, size_t len);
+
+/* Detach every pinned link and remove every pin of pin_dir. */
+int enforcer_uninstall(const char *pin_dir);
 
 /*
  * Fill the generation the programs do not read, then flip to it in one
@@ -40,7 +55,11 @@ int enforcer_open(struct enforcer *enf);
  */
 int enforcer_install(struct enforcer *enf, const struct compiled_policy *c);
 
-/* Attach every hook to the cgroup; all or nothing. */
+/*
+ * Attach every hook to the cgroup; all or nothing. When pinned, a link an
+ * earlier agent left on the same cgroup gets the new program in place
+ * (bpf_link_update: no instant without a program) instead of a second one.
+ */
 int enforcer_attach(struct enforcer *enf, int cgroup_fd, const char *cgroup_path);
 
 int enforcer_listen(struct enforcer *enf, enforcer_event_fn fn, void *ctx);

@@ -438,14 +438,17 @@ static int merge_into(struct parse_ctx *ctx, struct policy *all,
 	for (size_t i = 0; i < part->nr_rules; i++) {
 		struct policy_rule *r = &part->rules[i];
 
-		for (size_t j = 0; j < all->nr_rules; j++) {
+		/* earlier files, then the rules before it in this file */
+		for (size_t j = 0; j < all->nr_rules + i; j++) {
+			const struct policy_rule *o = j < all->nr_rules ?
+				&all->rules[j] : &part->rules[j - all->nr_rules];
 			char path[64];
 
-			if (strcmp(all->rules[j].name, r->name))
+			if (strcmp(o->name, r->name))
 				continue;
 			snprintf(path, sizeof(path), "rules[%zu].name", r->index);
 			return fail(ctx, path, "\"%s\": already defined in %s rules[%zu]",
-				    r->name, all->rules[j].file, all->rules[j].index);
+				    r->name, o->file, o->index);
 		}
 	}
 
@@ -516,7 +519,7 @@ static void settle_defaults(struct policy *p)
 	p->mode_file = p->default_file = NULL;
 }
 
-static int load_all(char *const *files, const char *text, size_t n,
+static int load_all(char *const *files, char *const *texts, size_t n,
 		    struct policy *out, char *err, size_t err_len)
 {
 	struct policy all = { .mode = MODE_UNSET, .default_action = MODE_UNSET };
@@ -525,7 +528,7 @@ static int load_all(char *const *files, const char *text, size_t n,
 	for (size_t i = 0; i < n && !ret; i++) {
 		struct parse_ctx ctx = { files[i], err, err_len };
 
-		ret = load_one(&ctx, text, &all);
+		ret = load_one(&ctx, texts ? texts[i] : NULL, &all);
 	}
 	if (ret) {
 		policy_free(&all);
@@ -546,12 +549,22 @@ int policy_load_files(char *const *files, size_t n, struct policy *out,
 	return load_all(files, NULL, n, out, err, err_len);
 }
 
+int policy_load_texts(char *const *names, char *const *texts, size_t n,
+		      struct policy *out, char *err, size_t err_len)
+{
+	if (!n) {
+		snprintf(err, err_len, "no policy files given");
+		return -EINVAL;
+	}
+	return load_all(names, texts, n, out, err, err_len);
+}
+
 int policy_load_text(const char *name, const char *text, struct policy *out,
 		     char *err, size_t err_len)
 {
-	char *files[] = { (char *)name };
+	char *names[] = { (char *)name }, *texts[] = { (char *)text };
 
-	return load_all(files, text, 1, out, err, err_len);
+	return load_all(names, texts, 1, out, err, err_len);
 }
 
 const char *policy_rule_name(const struct policy *p, unsigned int rule_id)

@@ -52,7 +52,11 @@ struct policy {
 int policy_load_files(char *const *files, size_t n, struct policy *out,
 		      char *err, size_t err_len);
 
-/* Same, from a JSON text in memory; name stands for the file in errors. */
+/* Same, from JSON texts in memory; names stand for the files in errors. */
+int policy_load_texts(char *const *names, char *const *texts, size_t n,
+		      struct policy *out, char *err, size_t err_len);
+
+/* One JSON text in memory. */
 int policy_load_text(const char *name, const char *text, struct policy *out,
 		     char *err, size_t err_len);
 

@@ -39,6 +39,7 @@ main() {
 
 	echo "== odsbpf agent --cgroup $cgroup --policy-dir $dir"
 	"$ODSBPF" agent --cgroup "$cgroup" --policy-dir "$dir" --audit-log "$log" \
+		--pin-root "$SANDBOX_TMP/bpffs" --state-dir "$SANDBOX_TMP/state" \
 		>"$SANDBOX_TMP/agent.out" 2>"$SANDBOX_TMP/agent.err" &
 	agent_pid=$!
 	SANDBOX_PIDS="$SANDBOX_PIDS $agent_pid"
@@ -56,7 +57,10 @@ main() {
 		printf '%-28s %-34s %s\n' "$dst" "$what" "$result"
 	done <<<"$TRIES"
 
+	# The programs outlive the agent (pinned); --uninstall removes them.
 	kill -TERM "$agent_pid" && wait "$agent_pid"
+	"$ODSBPF" agent --uninstall --pin-root "$SANDBOX_TMP/bpffs" \
+		--state-dir "$SANDBOX_TMP/state" 2>/dev/null
 	echo
 	echo "== the denials, as JSON audit lines"
 	grep '"action":"egress\.' "$log"

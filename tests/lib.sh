@@ -39,6 +39,11 @@ sandbox_teardown() {
 		kill "$pid" 2>/dev/null
 		wait "$pid" 2>/dev/null
 	done
+	# A bpffs the agent mounted for the test's pins: unmounting it drops
+	# every pinned link and map it held.
+	if [ -n "$SANDBOX_TMP" ] && mountpoint -q "$SANDBOX_TMP/bpffs" 2>/dev/null; then
+		umount "$SANDBOX_TMP/bpffs"
+	fi
 	for cg in $SANDBOX_CGROUPS; do
 		[ -d "$cg" ] && rmdir "$cg" 2>/dev/null
 	done
