@@ -20,9 +20,11 @@ BPF_CFLAGS := -O2 -g -target bpf -D__TARGET_ARCH_$(ARCH) -Ivmlinux -Iinclude \
 	      -Wall -Werror
 
 AGENT_LIB_SRCS := agent/addr.c agent/policy.c agent/compile.c agent/log.c agent/policy_source.c \
-		  agent/event.c agent/cgroup.c agent/enforcer.c agent/agent_state.c
+		  agent/event.c agent/cgroup.c agent/enforcer.c agent/agent_state.c \
+		  agent/audit_log.c agent/podid.c agent/pipeline.c
 AGENT_CMD_SRCS := agent/main.c agent/cmd_exec.c agent/cmd_agent.c \
-		  agent/cmd_policy.c agent/cmd_events.c
+		  agent/cmd_policy.c agent/cmd_events.c agent/cmd_status.c \
+		  agent/cmd_audit.c
 AGENT_LIB_OBJS := $(AGENT_LIB_SRCS:agent/%.c=$(BUILD)/agent/%.o)
 AGENT_CMD_OBJS := $(AGENT_CMD_SRCS:agent/%.c=$(BUILD)/agent/%.o) \
 		  $(BUILD)/agent/default_policy.o
@@ -62,7 +64,7 @@ $(BUILD)/test_policy: tests/test_policy.c $(AGENT_LIB_OBJS) $(BUILD)/agent/defau
 run: all
 	scripts/sandbox-demo.sh
 
-test: all $(BUILD)/test_policy
+test: all $(BUILD)/test_policy $(BUILD)/test_swap
 	tests/run.sh
 
 vmlinux:
@@ -73,3 +75,6 @@ format:
 
 clean:
 	rm -rf $(BUILD)
+
+$(BUILD)/test_swap: tests/test_swap.c $(AGENT_LIB_OBJS)
+	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)

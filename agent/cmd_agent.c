@@ -27,6 +27,7 @@
 #include "enforcer.h"
 #include "event.h"
 #include "log.h"
+#include "pipeline.h"
 #include "policy_source.h"
 
 #define DEFAULT_PIN_ROOT	"/sys/fs/bpf/odsbpf"
@@ -43,6 +44,7 @@ struct agent_opts {
 	bool require_signed;
 	bool uninstall;
 	bool production;	/* ENVIRONMENT=production */
+	struct pipeline_opts pipe;	/* pods, rate limit, log files */
 };
 
 /* The policy in force and the one before it, for naming rules in events. */
@@ -55,6 +57,7 @@ struct agent_state {
 	char *key;		/* policy signing key, when required */
 	struct agent_status status;
 	int inotify_fd;
+	struct pipeline pipe;
 };
 
 static const char agent_help[] =
@@ -81,6 +84,7 @@ static const char agent_help[] =
 "      --uninstall        detach and unpin everything, then exit\n"
 "  -v, --verbose          more messages; -vv adds libbpf and verifier logs\n"
 "  -h, --help             this help\n"
+PIPELINE_HELP
 "\n"
 "ENVIRONMENT=production implies --require-signed and refuses audit mode,\n"
 "an empty policy, a key shorter than 32 characters and --no-audit-log.\n"
@@ -123,6 +127,7 @@ static int parse_agent_opts(int argc, char **argv, struct agent_opts *o)
 		{ "require-signed", no_argument, NULL, OPT_REQUIRE_SIGNED },
 		{ "key-file", required_argument, NULL, OPT_KEY_FILE },
 		{ "uninstall", no_argument, NULL, OPT_UNINSTALL },
+		PIPELINE_LONGOPTS,
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{}
@@ -132,7 +137,13 @@ static int parse_agent_opts(int argc, char **argv, struct agent_opts *o)
 	o->audit_log = DEFAULT_AUDIT_LOG;
 	o->pin_root = DEFAULT_PIN_ROOT;
 	o->state_dir = DEFAULT_STATE_DIR;
+	pipeline_default_opts(&o->pipe);
 	while ((c = getopt_long(argc, argv, "c:d:l:vh", longopts, NULL)) != -1) {
+		if (c >= PIPELINE_OPT_FIRST && c < PIPELINE_OPT_LAST) {
+			if (pipeline_parse_opt(&o->pipe, c, optarg))
+				return EXIT_USAGE;
+			continue;
+		}
 		switch (c) {
 		case 'c': o->cgroup = optarg; break;
 		case 'd': o->policy_dir = optarg; break;
@@ -217,6 +228,7 @@ static void record_applied(struct agent_state *st, int slot,
 	st->sink.policy = &st->policies[slot];
 	st->sink.policy_id = st->enf.policy_id;
 	st->current = slot;
+	pipeline_set_policy(&st->pipe, &st->policies[slot]);
 
 	snprintf(s->policy_hash, sizeof(s->policy_hash), "%s", src->hash);
 	snprintf(s->policy_source, sizeof(s->policy_source), "%s", source);
@@ -383,17 +395,20 @@ static long long now_ms(void)
 
 static void run_loop(struct agent_state *st)
 {
-	struct pollfd fds[2] = {
+	/* poll() skips an fd of -1: a watch that could not be set. */
+	struct pollfd fds[3] = {
 		{ .fd = ring_buffer__epoll_fd(st->enf.rb), .events = POLLIN },
 		{ .fd = st->inotify_fd, .events = POLLIN },
+		{ .fd = pipeline_fd(&st->pipe), .events = POLLIN },
 	};
 	long long reload_at = -1;
 
 	while (!stop_requested) {
 		int timeout = reload_at < 0 ? 1000 : (int)(reload_at - now_ms());
 
-		poll(fds, st->inotify_fd >= 0 ? 2 : 1, timeout < 0 ? 0 : timeout);
+		poll(fds, 3, timeout < 0 ? 0 : timeout);
 		ring_buffer__consume(st->enf.rb);
+		pipeline_tick(&st->pipe);
 		if (st->inotify_fd >= 0 && drain_inotify(st->inotify_fd))
 			reload_at = now_ms() + DEBOUNCE_MS;
 		if (reload_requested || (reload_at >= 0 && now_ms() >= reload_at)) {
@@ -427,6 +442,9 @@ static int start_enforcing(struct agent_state *st, int cg_fd)
 
 	if (enforcer_open(&st->enf, st->status.pin_dir) ||
 	    enforcer_listen(&st->enf, emit_kernel_event, st))
+		return -1;
+	/* Exemptions and rate limits are in place before the first attach. */
+	if (pipeline_open(&st->pipe, &st->enf, &st->sink, o->cgroup, &o->pipe))
 		return -1;
 	if (st->enf.adopted)
 		emit_agent_event(st, "agent.adopt", "applied",
@@ -469,6 +487,7 @@ static int run_agent(struct agent_state *st)
 	pr_info("enforcing on %s", o->cgroup);
 
 	run_loop(st);
+	pipeline_close(&st->pipe);	/* what buckets still hold, before the stop */
 	emit_agent_event(st, "agent.stop", "applied",
 			 json_pack("{s:s, s:s}", "cgroup", o->cgroup, "enforcement",
 				   "stays pinned; odsbpf agent --uninstall removes it"));
@@ -477,6 +496,7 @@ static int run_agent(struct agent_state *st)
 close:
 	if (st->inotify_fd >= 0)
 		close(st->inotify_fd);
+	pipeline_close(&st->pipe);
 	enforcer_close(&st->enf);
 	if (lock_fd >= 0)
 		close(lock_fd);
@@ -527,14 +547,20 @@ int cmd_agent(int argc, char **argv)
 		return uninstall(&o);
 	if (load_key(&st))
 		return EXIT_FAILED;
-	st.sink = (struct event_sink){ .stream = stdout, .log_fd = -1,
-				       .node = node_name() };
-	if (!o.no_audit_log && event_sink_open_log(&st.sink, o.audit_log))
+	st.sink = (struct event_sink){ .stream = stdout, .node = node_name(),
+				       .log_opts = &o.pipe.audit_log };
+	if (pipeline_start_agent_log(&st.pipe, o.no_audit_log ? NULL : o.audit_log,
+				     &o.pipe))
 		return EXIT_FAILED;
+	if (!o.no_audit_log && event_sink_open_log(&st.sink, o.audit_log)) {
+		pipeline_stop_agent_log(&st.pipe);
+		return EXIT_FAILED;
+	}
 	install_signals();
 
 	ret = run_agent(&st);
 	event_sink_close(&st.sink);
+	pipeline_stop_agent_log(&st.pipe);
 	policy_free(&st.policies[0]);
 	policy_free(&st.policies[1]);
 	free(st.key);

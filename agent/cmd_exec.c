@@ -20,6 +20,7 @@
 #include "enforcer.h"
 #include "event.h"
 #include "log.h"
+#include "pipeline.h"
 
 #define MAX_POLICY_FILES 64
 
@@ -187,13 +188,17 @@ static int make_exec_cgroup(char *path, size_t len)
 static int run_under_policy(struct exec_opts *o, struct policy *pol,
 			    struct compiled_policy *compiled)
 {
-	struct event_sink sink = { .stream = stderr, .log_fd = -1,
-				   .node = node_name(), .policy = pol };
+	struct event_sink sink = { .stream = stderr, .node = node_name(),
+				   .policy = pol };
+	struct pipeline_opts po;
+	struct pipeline pipe = {};
 	struct enforcer enf;
 	char cgroup[4096];
 	int cg_fd = -1, ret = EXIT_EXEC_FAILED;
 	pid_t pid;
 
+	pipeline_default_opts(&po);
+	po.pods = false;
 	if (o->audit_log && event_sink_open_log(&sink, o->audit_log))
 		return EXIT_EXEC_FAILED;
 	if (make_exec_cgroup(cgroup, sizeof(cgroup)))
@@ -206,7 +211,8 @@ static int run_under_policy(struct exec_opts *o, struct policy *pol,
 
 	if (enforcer_open(&enf, NULL) || enforcer_install(&enf, compiled) ||
 	    enforcer_attach(&enf, cg_fd, cgroup) ||
-	    enforcer_listen(&enf, emit_kernel_event, &sink))
+	    enforcer_listen(&enf, emit_kernel_event, &sink) ||
+	    pipeline_open(&pipe, &enf, &sink, NULL, &po))
 		goto close_enforcer;
 	sink.policy_id = enf.policy_id;
 
@@ -224,6 +230,7 @@ static int run_under_policy(struct exec_opts *o, struct policy *pol,
 close_enforcer:
 	/* Leftover processes are ended before the programs go. */
 	cgroup_destroy(cgroup);
+	pipeline_close(&pipe);	/* what the rate limit held back */
 	enforcer_close(&enf);
 	close(cg_fd);
 	goto close_sink;

@@ -28,6 +28,8 @@ int cmd_exec(int argc, char **argv);
 int cmd_agent(int argc, char **argv);
 int cmd_policy(int argc, char **argv);
 int cmd_events(int argc, char **argv);
+int cmd_status(int argc, char **argv);
+int cmd_audit(int argc, char **argv);
 
 /*
  * Load files (or, when n is 0, the built-in default policy) and compile.

@@ -368,14 +368,23 @@ static void store_entry(struct compiled_policy *out, const struct addr_prefix *p
 }
 
 /* Walk the sorted items of one family, keeping the chain of ancestors. */
-static int compile_family(struct compile_state *st, size_t n,
+static int compile_family(struct compile_state *st, size_t n, bool is4,
 			  struct compiled_policy *out)
 {
 	struct odsbpf_prefix val;
 	size_t i = 0;
 	int err;
 
+	/* A /0 entry always: it carries the defaultAction into the trie. */
 	st->depth = 0;
+	if (!n || st->items[0].prefix.len) {
+		struct addr_prefix all = { .is4 = is4 };
+
+		err = flatten(st, &val);
+		if (err)
+			return err;
+		store_entry(out, &all, &val);
+	}
 	while (i < n) {
 		const struct addr_prefix *p = &st->items[i].prefix;
 		struct group g = { i, 0 };
@@ -423,18 +432,18 @@ int compile_policy(const struct policy *p, struct compiled_policy *out,
 		total += p->rules[i].nr_cidrs;
 	items = calloc(total + 1, sizeof(*items));
 	st.chain = calloc(130, sizeof(*st.chain));	/* one group per length */
-	c.v4 = calloc(total + 1, sizeof(*c.v4));
-	c.v6 = calloc(total + 1, sizeof(*c.v6));
+	c.v4 = calloc(total + 2, sizeof(*c.v4));	/* + the /0 entry */
+	c.v6 = calloc(total + 2, sizeof(*c.v6));
 	if (!items || !st.chain || !c.v4 || !c.v6)
 		goto out;
 	st.items = items;
 
 	n = collect_items(p, true, items);
-	ret = compile_family(&st, n, &c);
+	ret = compile_family(&st, n, true, &c);
 	if (ret)
 		goto out;
 	n = collect_items(p, false, items);
-	ret = compile_family(&st, n, &c);
+	ret = compile_family(&st, n, false, &c);
 out:
 	if (ret == -ENOMEM)
 		snprintf(err, err_len, "out of memory compiling the policy");

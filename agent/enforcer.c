@@ -32,8 +32,7 @@ const char *enforcer_hook_name(unsigned int hook)
 static struct bpf_map *sock_maps(struct sock_bpf *s, int i)
 {
 	struct bpf_map *maps[] = {
-		s->maps.odsbpf_pol4, s->maps.odsbpf_pol6, s->maps.odsbpf_gens,
-		s->maps.odsbpf_active, s->maps.odsbpf_counters, s->maps.odsbpf_events,
+		s->maps.odsbpf_pol4, s->maps.odsbpf_pol6, s->maps.odsbpf_active, s->maps.odsbpf_counters, s->maps.odsbpf_events,
 	};
 
 	return i < (int)(sizeof(maps) / sizeof(maps[0])) ? maps[i] : NULL;
@@ -55,23 +54,41 @@ static int set_pin_paths(struct enforcer *enf)
 	return 0;
 }
 
+/* The policy id in the /0 entry of the IPv4 trie of generation gen. */
+static __u32 generation_policy_id(struct enforcer *enf, __u32 gen)
+{
+	struct odsbpf_lpm4_key all = { .prefixlen = 0 };
+	struct odsbpf_prefix val;
+	__u32 inner_id;
+	int fd;
+
+	if (bpf_map__lookup_elem(enf->skel->maps.odsbpf_pol4, &gen, 4, &inner_id, 4, 0))
+		return 0;
+	fd = bpf_map_get_fd_by_id(inner_id);
+	if (fd < 0)
+		return 0;
+	if (bpf_map_lookup_elem(fd, &all, &val))
+		val.policy_id = 0;
+	close(fd);
+	return val.policy_id;
+}
+
 /* Continue from the generation an earlier agent left in force. */
 static void adopt_generation(struct enforcer *enf)
 {
-	struct odsbpf_gen_settings gs;
 	struct odsbpf_active active;
-	__u32 zero = 0;
+	__u32 zero = 0, id;
 
 	if (bpf_map__lookup_elem(enf->skel->maps.odsbpf_active, &zero, 4, &active,
 				 sizeof(active), 0))
 		return;
-	if (bpf_map__lookup_elem(enf->skel->maps.odsbpf_gens, &active.gen, 4, &gs,
-				 sizeof(gs), 0) || !gs.policy_id)
+	id = generation_policy_id(enf, active.gen);
+	if (!id)
 		return;
 	enf->active_gen = active.gen;
-	enf->policy_id = gs.policy_id;
+	enf->policy_id = id;
 	enf->installed = true;
-	pr_info("adopted the pinned policy %u in %s", gs.policy_id, enf->pin_dir);
+	pr_info("adopted the pinned policy %u in %s", id, enf->pin_dir);
 }
 
 int enforcer_open(struct enforcer *enf, const char *pin_dir)
@@ -122,31 +139,43 @@ static int create_trie(bool is4, const char *name)
 	return fd;
 }
 
-static int fill_trie4(int fd, const struct compiled_policy *c)
+/* Entries are stamped with the policy id and mode they belong to. */
+static int fill_trie4(int fd, const struct compiled_policy *c, __u32 id)
 {
-	for (size_t i = 0; i < c->nr_v4; i++)
-		if (bpf_map_update_elem(fd, &c->v4[i].key, &c->v4[i].val, BPF_ANY))
+	for (size_t i = 0; i < c->nr_v4; i++) {
+		struct odsbpf_prefix val = c->v4[i].val;
+
+		val.policy_id = id;
+		val.mode = c->mode;
+		if (bpf_map_update_elem(fd, &c->v4[i].key, &val, BPF_ANY))
 			return -errno;
+	}
 	return 0;
 }
 
-static int fill_trie6(int fd, const struct compiled_policy *c)
+static int fill_trie6(int fd, const struct compiled_policy *c, __u32 id)
 {
-	for (size_t i = 0; i < c->nr_v6; i++)
-		if (bpf_map_update_elem(fd, &c->v6[i].key, &c->v6[i].val, BPF_ANY))
+	for (size_t i = 0; i < c->nr_v6; i++) {
+		struct odsbpf_prefix val = c->v6[i].val;
+
+		val.policy_id = id;
+		val.mode = c->mode;
+		if (bpf_map_update_elem(fd, &c->v6[i].key, &val, BPF_ANY))
 			return -errno;
+	}
 	return 0;
 }
 
+/*
+ * Tries are immutable once published: each install builds new ones. The
+ * kernel waits out the programs still using the trie a slot held before
+ * it returns from the slot's update (map-in-map updates synchronize RCU).
+ */
 int enforcer_install(struct enforcer *enf, const struct compiled_policy *c)
 {
 	struct sock_bpf *s = enf->skel;
 	__u32 gen = enf->installed ? !enf->active_gen : 0, zero = 0;
-	struct odsbpf_gen_settings gs = {
-		.default_action = c->default_action,
-		.mode = c->mode,
-		.policy_id = enf->policy_id + 1,
-	};
+	__u32 id = enf->policy_id + 1;
 	struct odsbpf_active active = { .gen = gen };
 	int fd4, fd6, err;
 
@@ -157,9 +186,9 @@ int enforcer_install(struct enforcer *enf, const struct compiled_policy *c)
 		pr_err("cannot create a policy trie: %s", strerror(-err));
 		goto close_tries;
 	}
-	err = fill_trie4(fd4, c);
+	err = fill_trie4(fd4, c, id);
 	if (!err)
-		err = fill_trie6(fd6, c);
+		err = fill_trie6(fd6, c, id);
 	if (err) {
 		pr_err("cannot fill the policy tries: %s", strerror(-err));
 		goto close_tries;
@@ -167,8 +196,7 @@ int enforcer_install(struct enforcer *enf, const struct compiled_policy *c)
 
 	/* The programs do not read gen yet, so these writes are unseen. */
 	if (bpf_map__update_elem(s->maps.odsbpf_pol4, &gen, 4, &fd4, 4, BPF_ANY) ||
-	    bpf_map__update_elem(s->maps.odsbpf_pol6, &gen, 4, &fd6, 4, BPF_ANY) ||
-	    bpf_map__update_elem(s->maps.odsbpf_gens, &gen, 4, &gs, sizeof(gs), BPF_ANY)) {
+	    bpf_map__update_elem(s->maps.odsbpf_pol6, &gen, 4, &fd6, 4, BPF_ANY)) {
 		err = -errno;
 		pr_err("cannot stage the policy generation %u: %s", gen, strerror(-err));
 		goto close_tries;
@@ -183,10 +211,10 @@ int enforcer_install(struct enforcer *enf, const struct compiled_policy *c)
 		goto close_tries;
 	}
 	enf->active_gen = gen;
-	enf->policy_id = gs.policy_id;
+	enf->policy_id = id;
 	enf->installed = true;
-	pr_info("policy %u in force: %zu IPv4 and %zu IPv6 prefixes", gs.policy_id,
-		c->nr_v4, c->nr_v6);
+	pr_info("policy %u in force: %zu IPv4 and %zu IPv6 prefixes", id, c->nr_v4,
+		c->nr_v6);
 close_tries:
 	/* The outer maps hold their own references to the tries. */
 	if (fd4 >= 0)
@@ -433,11 +461,17 @@ int enforcer_listen(struct enforcer *enf, enforcer_event_fn fn, void *ctx)
 	return 0;
 }
 
+/*
+ * Wait, then consume everything: the kernel wakes readers only now and
+ * then (adaptive notification), so a poll alone can leave events behind.
+ */
 int enforcer_poll(struct enforcer *enf, int timeout_ms)
 {
 	int n = ring_buffer__poll(enf->rb, timeout_ms);
 
-	return n == -EINTR ? 0 : n;
+	if (n < 0 && n != -EINTR)
+		return n;
+	return ring_buffer__consume(enf->rb);
 }
 
 __u64 enforcer_counter(struct enforcer *enf, enum odsbpf_counter idx)

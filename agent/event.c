@@ -146,13 +146,42 @@ static json_t *kernel_metadata(struct event_sink *s, const struct odsbpf_event *
 	json_object_set_new(m, "comm", event_string(e->comm, strnlen(e->comm, sizeof(e->comm))));
 	json_object_set_new(m, "uid", json_integer(e->uid));
 	json_object_set_new(m, "cgroup_id", json_integer(e->cgroup_id));
-	/* Pod identity is not resolved by this version: unknown, not empty. */
+	/* Unknown until add_identity() finds the pod: null, not empty. */
 	json_object_set_new(m, "namespace", json_null());
 	json_object_set_new(m, "pod", json_null());
 	json_object_set_new(m, "container_id", json_null());
+	json_object_set_new(m, "pod_uid", json_null());
 	json_object_set_new(m, "policy_id", json_integer(e->policy_id));
 	json_object_set_new(m, "suppressed", json_integer(e->suppressed));
 	return m;
+}
+
+static json_t *text_or_null(const char *text)
+{
+	return text ? event_string(text, strlen(text)) : json_null();
+}
+
+/*
+ * Who the cgroup is: namespace, pod and container, the service account
+ * as user_id and the pod's IP where the hook knew no source address.
+ */
+static void add_identity(struct event_sink *s, const struct odsbpf_event *e,
+			 json_t *ev, json_t *meta)
+{
+	struct podid_info id;
+
+	if (!s->pods || !podid_lookup(s->pods, e->cgroup_id, e->tgid, &id))
+		return;
+	json_object_set_new(meta, "namespace", text_or_null(id.namespace));
+	json_object_set_new(meta, "pod", text_or_null(id.pod));
+	json_object_set_new(meta, "container_id", text_or_null(id.container_id));
+	json_object_set_new(meta, "pod_uid", text_or_null(id.pod_uid));
+	if (id.runtime)
+		json_object_set_new(meta, "container_runtime", json_string(id.runtime));
+	if (id.service_account)
+		json_object_set_new(ev, "user_id", text_or_null(id.service_account));
+	if (id.ip && json_is_null(json_object_get(ev, "ip_address")))
+		json_object_set_new(ev, "ip_address", json_string(id.ip));
 }
 
 json_t *event_from_kernel(struct event_sink *s, const struct odsbpf_event *e)
@@ -184,6 +213,7 @@ json_t *event_from_kernel(struct event_sink *s, const struct odsbpf_event *e)
 	}
 	json_object_set_new(ev, "status", json_string(
 		e->verdict == ODSBPF_VERDICT_AUDITED ? "audited" : "denied"));
+	add_identity(s, e, ev, meta);
 	json_object_set_new(ev, "metadata", meta);
 	return ev;
 }
@@ -210,21 +240,6 @@ json_t *event_agent(struct event_sink *s, const char *action,
 	return ev;
 }
 
-static int write_all(int fd, const char *buf, size_t len)
-{
-	while (len) {
-		ssize_t n = write(fd, buf, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		buf += n;
-		len -= n;
-	}
-	return 0;
-}
-
 int event_emit(struct event_sink *s, json_t *ev)
 {
 	json_t *meta = json_object_get(ev, "metadata");
@@ -235,7 +250,7 @@ int event_emit(struct event_sink *s, json_t *ev)
 	if (!ev)
 		return -ENOMEM;
 	if (meta)
-		json_object_set_new(meta, "seq", json_integer(++s->seq));
+		audit_chain_stamp(&s->log.chain, meta);
 	line = json_dumps(ev, JSON_COMPACT | JSON_PRESERVE_ORDER);
 	json_decref(ev);
 	if (!line)
@@ -247,45 +262,21 @@ int event_emit(struct event_sink *s, json_t *ev)
 		fwrite(line, 1, len + 1, s->stream);
 		fflush(s->stream);
 	}
-	/* One write per line, O_APPEND: a line is never interleaved. */
-	if (s->log_fd >= 0)
-		err = write_all(s->log_fd, line, len + 1);
-	if (err)
-		pr_warn("cannot write to the audit log %s: %s", s->log_path, strerror(-err));
+	/* The chain advances with every line, whether a file is open or not. */
+	err = audit_log_append(&s->log, line, len + 1);
 	free(line);
 	return err;
 }
 
 int event_sink_open_log(struct event_sink *s, const char *path)
 {
-	char *copy = strdup(path);
-	int err = 0;
+	static const struct audit_log_opts defaults = AUDIT_LOG_OPTS_DEFAULT;
 
-	if (!copy)
-		return -ENOMEM;
-	if (mkdir(dirname(copy), 0700) && errno != EEXIST)
-		err = -errno;
-	free(copy);
-	if (err) {
-		pr_err("cannot create the directory of the audit log %s: %s", path,
-		       strerror(-err));
-		return err;
-	}
-	s->log_fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
-	if (s->log_fd < 0) {
-		err = -errno;
-		pr_err("cannot open the audit log %s: %s", path, strerror(-err));
-		return err;
-	}
-	s->log_path = path;
-	return 0;
+	return audit_log_open(&s->log, path, s->log_opts ? s->log_opts : &defaults,
+			      true);
 }
 
 void event_sink_close(struct event_sink *s)
 {
-	if (s->log_fd >= 0) {
-		fdatasync(s->log_fd);
-		close(s->log_fd);
-	}
-	s->log_fd = -1;
+	audit_log_close(&s->log);
 }

@@ -10,16 +10,18 @@
 #include <stdio.h>
 #include <jansson.h>
 
+#include "audit_log.h"
 #include "odsbpf.h"
+#include "podid.h"
 #include "policy.h"
 
 /* Where lines go, and what names rule ids. */
 struct event_sink {
 	FILE *stream;			/* may be NULL */
-	int log_fd;			/* audit log, -1 when none */
-	const char *log_path;
+	struct audit_log log;		/* the file when open; the chain always */
+	const struct audit_log_opts *log_opts;	/* NULL: the defaults */
 	const char *node;
-	unsigned long long seq;		/* lines written so far */
+	struct podid *pods;		/* pod identity; NULL off a node */
 	/* rule names of the policy in force and of the one before it */
 	const struct policy *policy;
 	__u32 policy_id;
@@ -27,7 +29,10 @@ struct event_sink {
 	__u32 prev_policy_id;
 };
 
-/* Open the audit log for appending (mode 0600, directory made 0700). */
+/*
+ * Open the audit log for appending (mode 0600, directory made 0700),
+ * rotated and kept as s->log_opts says; the hash chain resumes from it.
+ */
 int event_sink_open_log(struct event_sink *s, const char *path);
 void event_sink_close(struct event_sink *s);
 
@@ -41,7 +46,7 @@ json_t *event_from_kernel(struct event_sink *s, const struct odsbpf_event *e);
 json_t *event_agent(struct event_sink *s, const char *action,
 		    const char *status, json_t *metadata);
 
-/* Stamp seq, write one line to every sink. Steals ev. */
+/* Stamp seq and prev_hash, write one line to every sink. Steals ev. */
 int event_emit(struct event_sink *s, json_t *ev);
 
 /* RFC 3339 UTC with nanoseconds, from CLOCK_REALTIME nanoseconds. */

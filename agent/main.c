@@ -18,7 +18,9 @@ static const struct command commands[] = {
 	{ "agent", cmd_agent, "the node daemon: enforce on a cgroup, stream events" },
 	{ "exec", cmd_exec, "run one command under a policy, in a cgroup of its own" },
 	{ "events", cmd_events, "read denials from the audit log" },
-	{ "policy", cmd_policy, "check or explain policy files" },
+	{ "policy", cmd_policy, "check, explain or sign policy files" },
+	{ "status", cmd_status, "what is loaded and attached, the policy, counters" },
+	{ "audit", cmd_audit, "verify the audit log's hash chain" },
 };
 
 static void usage(FILE *out)

@@ -55,14 +55,6 @@ struct {
 	__array(values, struct policy6_trie);
 } odsbpf_pol6 SEC(".maps");
 
-/* Generation index -> default action, mode and policy id. */
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, ODSBPF_GENERATIONS);
-	__type(key, __u32);
-	__type(value, struct odsbpf_gen_settings);
-} odsbpf_gens SEC(".maps");
-
 /* Key 0: the generation the programs read now. One write flips it. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -85,6 +77,34 @@ struct {
 	__uint(max_entries, 1024 * 1024);
 } odsbpf_events SEC(".maps");
 
+/*
+ * Cgroup id -> why it is exempt. The agent adds each pod cgroup of an
+ * exempt namespace (and its own cgroup); a process is exempt when its
+ * cgroup or any ancestor is here. Unknown cgroups are never here.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, ODSBPF_MAX_EXEMPT);
+	__type(key, __u64);
+	__type(value, struct odsbpf_exempt);
+} odsbpf_exempt SEC(".maps");
+
+/* Key 0: rate-limit settings and the exempt count, from the agent. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct odsbpf_settings);
+} odsbpf_settings SEC(".maps");
+
+/* (workload, judged destination) -> its rate-limit bucket. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, ODSBPF_MAX_BUCKETS);
+	__type(key, struct odsbpf_bucket_key);
+	__type(value, struct odsbpf_bucket);
+} odsbpf_buckets SEC(".maps");
+
 /* A destination in the form the policy judges it. */
 struct dest {
 	bool is4;
@@ -92,6 +112,7 @@ struct dest {
 	__u32 ip6[4];		/* network order, when !is4 */
 	__u16 port;		/* host order */
 	__u8 protos;		/* the one ODSBPF_PROTO_* bit of the socket */
+	bool any_port;		/* a later IP fragment: no port to match */
 	__u32 raw[4];		/* as the caller wrote it, IPv4 v4-mapped */
 	__u32 src[4];		/* source where the hook knows it, else 0 */
 };
@@ -215,15 +236,53 @@ static __always_inline void apply_segments(const struct odsbpf_prefix *v,
 }
 
 /*
- * Decide one destination under the active generation. With no policy at
- * all the programs fail closed: a node must never look protected while
- * it is not.
+ * A later fragment carries no port. It is allowed when some port of its
+ * protocol is allowed at the address (the first fragment, which has the
+ * port, is judged in full), and denied when every port is: a deny by
+ * address drops every fragment. The compiler keeps one protocol's
+ * segments disjoint, so they cover all ports when their sizes sum to 65536.
+ */
+static __always_inline void apply_segments_any_port(const struct odsbpf_prefix *v,
+						    const struct dest *d,
+						    struct decision *out)
+{
+	__u32 n = v->nr_segments, covered = 0;
+	__u16 deny_rule = v->fallback_rule;
+
+	out->action = v->fallback_action;
+	out->rule_id = v->fallback_rule;
+	for (__u32 i = 0; i < ODSBPF_MAX_SEGMENTS; i++) {
+		const struct odsbpf_segment *s = &v->segments[i];
+
+		if (i >= n)
+			break;
+		if (!(s->protos & d->protos))
+			continue;
+		if (s->action == ODSBPF_ALLOW) {
+			out->action = ODSBPF_ALLOW;
+			out->rule_id = s->rule_id;
+			return;
+		}
+		covered += (__u32)s->port_hi - s->port_lo + 1;
+		deny_rule = s->rule_id;
+	}
+	if (covered >= 65536) {
+		out->action = ODSBPF_DENY;
+		out->rule_id = deny_rule;
+	}
+}
+
+/*
+ * Decide one destination under the active generation. Its tries are
+ * never changed once published and every entry carries its policy id and
+ * mode, so one lookup yields one policy's answer whole, even while the
+ * agent swaps. With no policy at all the programs fail closed: a node
+ * must never look protected while it is not.
  */
 static __always_inline void decide(const struct dest *d, struct decision *out)
 {
-	__u32 zero = 0, gen;
+	__u32 zero = 0;
 	struct odsbpf_active *active;
-	struct odsbpf_gen_settings *gs;
 	struct odsbpf_prefix *v;
 	bool no_policy = false;
 
@@ -235,22 +294,16 @@ static __always_inline void decide(const struct dest *d, struct decision *out)
 	active = bpf_map_lookup_elem(&odsbpf_active, &zero);
 	if (!active)
 		goto no_policy;
-	gen = active->gen;
-	gs = bpf_map_lookup_elem(&odsbpf_gens, &gen);
-	if (!gs)
+	/* Every trie holds a /0 entry (the defaultAction): no match is no policy. */
+	v = lookup_prefix(active->gen, d, &no_policy);
+	if (no_policy || !v)
 		goto no_policy;
-
-	v = lookup_prefix(gen, d, &no_policy);
-	if (no_policy)
-		goto no_policy;
-	out->policy_id = gs->policy_id;
-	out->mode = gs->mode;
-	if (!v) {
-		out->action = gs->default_action;
-		out->rule_id = ODSBPF_RULE_DEFAULT;
-		return;
-	}
-	apply_segments(v, d, out);
+	out->policy_id = v->policy_id;
+	out->mode = v->mode;
+	if (d->any_port)
+		apply_segments_any_port(v, d, out);
+	else
+		apply_segments(v, d, out);
 	return;
 
 no_policy:
@@ -271,6 +324,116 @@ static __always_inline void copy6(__u32 out[4], const __u32 in[4])
 	out[1] = in[1];
 	out[2] = in[2];
 	out[3] = in[3];
+}
+
+static __always_inline struct odsbpf_settings *settings(void)
+{
+	__u32 zero = 0;
+
+	return bpf_map_lookup_elem(&odsbpf_settings, &zero);
+}
+
+/*
+ * Exemptions. Any layer asks cgroup_exempt() about each ancestor it can
+ * name (bpf_skb_ancestor_cgroup_id() at cgroup_skb); the socket hooks
+ * use current_exempt(). Exempt traffic is let through before judging.
+ */
+static __always_inline bool cgroup_exempt(__u64 cgroup_id)
+{
+	return bpf_map_lookup_elem(&odsbpf_exempt, &cgroup_id) != NULL;
+}
+
+/* Is the calling task's cgroup, or an ancestor below the root, exempt? */
+static __always_inline bool current_exempt(void)
+{
+	struct odsbpf_settings *s = settings();
+
+	if (!s || !s->nr_exempt)
+		return false;
+	for (int level = 1; level < ODSBPF_EXEMPT_MAX_DEPTH; level++) {
+		__u64 id = bpf_get_current_ancestor_cgroup_id(level);
+
+		if (!id)
+			break;
+		if (cgroup_exempt(id))
+			return true;
+	}
+	return false;
+}
+
+/*
+ * Rate limiting of events (never of enforcement), per workload and
+ * destination. A layer reporting a denial calls bucket_note(); when
+ * bucket_admit() says no, bucket_hold() counts the event instead of
+ * writing it. An event that is written takes the count with
+ * bucket_take() once its ring-buffer record is reserved; with no room
+ * left, bucket_hold() again, so the next event carries it.
+ */
+static __always_inline struct odsbpf_bucket *
+bucket_note(__u64 cgroup_id, __u32 ifindex, const struct dest *d, __u64 now)
+{
+	struct odsbpf_bucket_key key = { .cgroup_id = cgroup_id, .ifindex = ifindex };
+	struct odsbpf_bucket fresh = {}, *b;
+
+	if (d->is4)
+		ip4_to_mapped((__u32 *)key.addr, d->ip4);
+	else
+		copy6((__u32 *)key.addr, d->ip6);
+	b = bpf_map_lookup_elem(&odsbpf_buckets, &key);
+	if (!b) {
+		bpf_map_update_elem(&odsbpf_buckets, &key, &fresh, BPF_NOEXIST);
+		b = bpf_map_lookup_elem(&odsbpf_buckets, &key);
+	}
+	if (b)
+		b->last_ns = now;
+	return b;
+}
+
+/* The last denial's details, for the agent's line on an idle bucket. */
+static __always_inline void bucket_describe(struct odsbpf_bucket *b,
+					    const struct decision *dec,
+					    __u16 dport, __u8 protocol,
+					    __u8 family, __u8 hook,
+					    __u8 verdict, __u8 layer)
+{
+	b->policy_id = dec->policy_id;
+	b->rule_id = dec->rule_id;
+	b->dport = dport;
+	b->protocol = protocol;
+	b->family = family;
+	b->hook = hook;
+	b->verdict = verdict;
+	b->layer = layer;
+}
+
+/* GCRA: admit when the bucket is no more than burst - 1 intervals ahead. */
+static __always_inline bool bucket_admit(struct odsbpf_bucket *b, __u64 now)
+{
+	struct odsbpf_settings *s = settings();
+	__u64 tat;
+
+	if (!s || !s->rl_interval_ns)
+		return true;
+	tat = b->tat_ns > now ? b->tat_ns : now;
+	if (tat - now > s->rl_tolerance_ns)
+		return false;
+	b->tat_ns = tat + s->rl_interval_ns;
+	return true;
+}
+
+static __always_inline void bucket_hold(struct odsbpf_bucket *b)
+{
+	__sync_fetch_and_add(&b->suppressed, 1);
+}
+
+/* Take what the bucket held back; adds racing with this are kept. */
+static __always_inline __u32 bucket_take(struct odsbpf_bucket *b)
+{
+	__u32 n = *(volatile __u32 *)&b->suppressed;
+
+	if (n)
+		__sync_fetch_and_add(&b->suppressed, -n);
+	return n;
 }
 
 #endif /* ODSBPF_POLICY_BPF_H */

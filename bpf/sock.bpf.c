@@ -19,18 +19,32 @@ static __always_inline void report(struct bpf_sock_addr *ctx,
 				   const struct decision *dec, __u8 hook,
 				   __u8 verdict)
 {
+	__u64 id, now = bpf_ktime_get_ns(), cgid = bpf_get_current_cgroup_id();
+	struct odsbpf_bucket *b = bucket_note(cgid, 0, d, now);
 	struct odsbpf_event *e;
-	__u64 id;
 
+	if (b) {
+		bucket_describe(b, dec, d->port, ctx->protocol, ctx->family,
+				hook, verdict, ODSBPF_LAYER_SOCKET);
+		if (!bucket_admit(b, now)) {
+			bucket_hold(b);
+			count(ODSBPF_CNT_SUPPRESSED);
+			return;
+		}
+	}
 	e = bpf_ringbuf_reserve(&odsbpf_events, sizeof(*e), 0);
 	if (!e) {
+		/* Counted, and carried by the bucket's next event. */
+		if (b)
+			bucket_hold(b);
 		count(ODSBPF_CNT_EVENTS_LOST);
 		return;
 	}
 	__builtin_memset(e, 0, sizeof(*e));
 
-	e->ktime_ns = bpf_ktime_get_ns();
-	e->cgroup_id = bpf_get_current_cgroup_id();
+	e->ktime_ns = now;
+	e->cgroup_id = cgid;
+	e->suppressed = b ? bucket_take(b) : 0;
 	id = bpf_get_current_pid_tgid();
 	e->tgid = id >> 32;
 	e->tid = (__u32)id;
@@ -65,6 +79,10 @@ static __always_inline int enforce(struct bpf_sock_addr *ctx,
 {
 	struct decision dec;
 
+	if (current_exempt()) {
+		count(ODSBPF_CNT_EXEMPT);
+		return SOCK_ALLOW;
+	}
 	d->port = bpf_ntohs((__u16)ctx->user_port);
 	d->protos = proto_class(ctx->protocol);
 	decide(d, &dec);

@@ -12,7 +12,7 @@
 #ifndef ODSBPF_H
 #define ODSBPF_H
 
-#define ODSBPF_LAYOUT_VERSION	1
+#define ODSBPF_LAYOUT_VERSION	2
 
 /* Generations of policy maps: the agent fills the inactive one, then flips. */
 #define ODSBPF_GENERATIONS	2
@@ -105,29 +105,22 @@ _Static_assert(sizeof(struct odsbpf_segment) == 8, "segment size");
  * whose longest policy prefix is this entry's. The compiler has already
  * applied every shorter rule that contains it, so the kernel needs only
  * the one lookup, then a scan of at most ODSBPF_MAX_SEGMENTS exceptions;
- * when none matches, the fallback decides.
+ * when none matches, the fallback decides. Every trie has a /0 entry that
+ * carries the defaultAction. Entries carry the policy id and mode, so a
+ * lookup answers for one policy whole.
  */
 struct odsbpf_prefix {
 	__u8 fallback_action;	/* enum odsbpf_action */
 	__u8 nr_segments;	/* used entries of segments[] */
+	__u8 mode;		/* enum odsbpf_mode */
+	__u8 pad;
 	__u16 fallback_rule;	/* rule id, or ODSBPF_RULE_DEFAULT */
-	__u32 pad;
+	__u16 pad2;
+	__u32 policy_id;	/* the agent's load counter, echoed in events */
 	struct odsbpf_segment segments[ODSBPF_MAX_SEGMENTS];
 };
-_Static_assert(sizeof(struct odsbpf_prefix) == 8 + 8 * ODSBPF_MAX_SEGMENTS,
-	       "verdict size");
-
-/*
- * Settings of one generation, in the odsbpf_gens array (key = generation
- * index). Read together with that generation's tries, never mixed.
- */
-struct odsbpf_gen_settings {
-	__u8 default_action;	/* enum odsbpf_action, when no prefix matches */
-	__u8 mode;		/* enum odsbpf_mode */
-	__u16 pad;
-	__u32 policy_id;	/* agent's load counter, echoed in events */
-};
-_Static_assert(sizeof(struct odsbpf_gen_settings) == 8, "gen settings size");
+_Static_assert(sizeof(struct odsbpf_prefix) == 12 + 8 * ODSBPF_MAX_SEGMENTS,
+	       "prefix value size");
 
 /* odsbpf_active, key 0: which generation the programs read. */
 struct odsbpf_active {
@@ -143,8 +136,133 @@ enum odsbpf_counter {
 	ODSBPF_CNT_AUDITED,
 	ODSBPF_CNT_EVENTS_LOST,	/* ring buffer full: event not written */
 	ODSBPF_CNT_NO_POLICY,	/* no generation found: denied, fail closed */
+	ODSBPF_CNT_EXEMPT,	/* let through unjudged: an exempt cgroup */
+	ODSBPF_CNT_SUPPRESSED,	/* denied, event held back by the rate limit */
+	/* cgroup_skb/egress: one counter per enum odsbpf_pkt_outcome */
+	ODSBPF_CNT_SKB_ALLOWED,
+	ODSBPF_CNT_SKB_DENIED,
+	ODSBPF_CNT_SKB_AUDITED,
+	ODSBPF_CNT_SKB_NEIGHBOUR,
+	ODSBPF_CNT_SKB_REPLY,
+	ODSBPF_CNT_SKB_UNPARSEABLE,
+	ODSBPF_CNT_SKB_TOO_DEEP,
+	ODSBPF_CNT_SKB_SOURCE_ROUTED,
+	ODSBPF_CNT_SKB_UNSUPPORTED,
+	/* XDP: the same, in the same order */
+	ODSBPF_CNT_XDP_ALLOWED,
+	ODSBPF_CNT_XDP_DENIED,
+	ODSBPF_CNT_XDP_AUDITED,
+	ODSBPF_CNT_XDP_NEIGHBOUR,
+	ODSBPF_CNT_XDP_REPLY,
+	ODSBPF_CNT_XDP_UNPARSEABLE,
+	ODSBPF_CNT_XDP_TOO_DEEP,
+	ODSBPF_CNT_XDP_SOURCE_ROUTED,
+	ODSBPF_CNT_XDP_UNSUPPORTED,
 	ODSBPF_CNT_MAX,
 };
+
+/*
+ * What a packet layer did with one packet. Each packet layer counts these
+ * in its own block of odsbpf_counters, at ODSBPF_CNT_SKB_ALLOWED or
+ * ODSBPF_CNT_XDP_ALLOWED plus the outcome. Unjudged passes and drops for
+ * a reason other than the policy raise no event.
+ */
+enum odsbpf_pkt_outcome {
+	ODSBPF_PKT_ALLOWED = 0,		/* judged: allowed */
+	ODSBPF_PKT_DENIED,		/* judged: dropped by the policy */
+	ODSBPF_PKT_AUDITED,		/* judged: would drop; audit mode */
+	ODSBPF_PKT_NEIGHBOUR,		/* ARP or IPv6 neighbour discovery */
+	ODSBPF_PKT_REPLY,		/* TCP past its SYN, ICMP reply or error */
+	ODSBPF_PKT_UNPARSEABLE,		/* dropped: truncated or malformed */
+	ODSBPF_PKT_TOO_DEEP,		/* dropped: tags or IPv6 headers past the bound */
+	ODSBPF_PKT_SOURCE_ROUTED,	/* dropped: the destination is not final */
+	ODSBPF_PKT_UNSUPPORTED,		/* dropped: not IPv4, IPv6 or ARP */
+	ODSBPF_PKT_NR,
+};
+_Static_assert(ODSBPF_CNT_XDP_ALLOWED - ODSBPF_CNT_SKB_ALLOWED == ODSBPF_PKT_NR,
+	       "one counter per packet outcome");
+_Static_assert(ODSBPF_CNT_XDP_UNSUPPORTED - ODSBPF_CNT_XDP_ALLOWED ==
+	       ODSBPF_PKT_UNSUPPORTED, "packet counters in outcome order");
+
+/* Bounds of the packet parser: deeper frames are dropped (TOO_DEEP). */
+#define ODSBPF_MAX_VLAN_TAGS	2	/* 802.1Q, or 802.1ad + 802.1Q */
+#define ODSBPF_MAX_IPV6_EXT	8	/* IPv6 extension headers followed */
+
+/*
+ * Exempt cgroups. Why a cgroup id is in odsbpf_exempt; the programs let
+ * through, unjudged, every process in that cgroup or below it.
+ */
+enum odsbpf_exempt_reason {
+	ODSBPF_EXEMPT_NAMESPACE = 1,	/* a pod of an exempt namespace */
+	ODSBPF_EXEMPT_SELF = 2,		/* the agent's own cgroup */
+};
+
+/* How deep below the root the programs look for an exempt ancestor. */
+#define ODSBPF_EXEMPT_MAX_DEPTH	16
+
+/* Capacity of odsbpf_exempt: pods of exempt namespaces, plus the agent. */
+#define ODSBPF_MAX_EXEMPT	16384
+
+/* Value of odsbpf_exempt (key: cgroup id, host order, as the kernel's). */
+struct odsbpf_exempt {
+	__u32 reason;		/* enum odsbpf_exempt_reason */
+	__u32 pad;
+};
+_Static_assert(sizeof(struct odsbpf_exempt) == 8, "exempt size");
+
+/*
+ * odsbpf_settings, key 0: what the agent tells every program besides the
+ * policy. All host order. Rate limiting is a GCRA token bucket: one
+ * event per interval_ns, up to burst at once, where tolerance_ns =
+ * interval_ns * (burst - 1); interval_ns 0 emits every event.
+ */
+struct odsbpf_settings {
+	__u64 rl_interval_ns;
+	__u64 rl_tolerance_ns;
+	__u32 nr_exempt;	/* entries in odsbpf_exempt; 0 skips the walk */
+	__u32 pad;
+};
+_Static_assert(sizeof(struct odsbpf_settings) == 24, "settings size");
+
+/* Capacity of the LRU map of rate-limit buckets. */
+#define ODSBPF_MAX_BUCKETS	16384
+
+/*
+ * Key of odsbpf_buckets: one workload and one destination. cgroup_id is
+ * the socket's cgroup (0 at XDP); ifindex the interface at XDP (else 0);
+ * addr the destination as the policy judged it (IPv4 v4-mapped, network
+ * order).
+ */
+struct odsbpf_bucket_key {
+	__u64 cgroup_id;
+	__u32 ifindex;
+	__u32 pad;
+	__u8 addr[16];
+};
+_Static_assert(sizeof(struct odsbpf_bucket_key) == 32, "bucket key size");
+
+/*
+ * Value of odsbpf_buckets. suppressed only ever changes by atomic adds:
+ * the programs add one per held-back (or ring-full) event and subtract
+ * what an emitted event carries, so no count is lost between CPUs. The
+ * fields after it describe the last denial, for the agent's line about
+ * a bucket that went idle with suppressed events (egress.suppressed).
+ */
+struct odsbpf_bucket {
+	__u64 tat_ns;		/* GCRA theoretical arrival time, monotonic */
+	__u64 last_ns;		/* last denial, monotonic */
+	__u32 suppressed;	/* denials not yet carried by an event */
+	__u32 policy_id;
+	__u16 rule_id;
+	__u16 dport;		/* host order */
+	__u8 protocol;		/* IPPROTO_* */
+	__u8 hook;		/* enum odsbpf_hook */
+	__u8 verdict;		/* enum odsbpf_verdict */
+	__u8 layer;		/* enum odsbpf_layer */
+	__u8 family;		/* AF_INET or AF_INET6 of the socket */
+	__u8 pad[7];
+};
+_Static_assert(sizeof(struct odsbpf_bucket) == 40, "bucket size");
 
 #define ODSBPF_COMM_LEN	16
 
@@ -174,7 +292,8 @@ struct odsbpf_event {
 	__u32 policy_id;
 	char comm[ODSBPF_COMM_LEN];	/* empty at the packet layers */
 	__u32 ifindex;		/* XDP: the interface; else 0 */
-	__u32 suppressed;	/* like events dropped by the rate limit before */
+	__u32 suppressed;	/* like events held back before this one (rate
+				 * limit, or no room in the ring buffer) */
 	__u8 layer;		/* enum odsbpf_layer */
 	__u8 pad2[7];
 };

@@ -59,7 +59,7 @@ start_agent() {
 	AGENT_PID=$!
 	SANDBOX_PIDS="$SANDBOX_PIDS $AGENT_PID"
 	for _ in $(seq 50); do
-		[ "$(grep -c '"action":"agent.start"' "$LOG" 2>/dev/null)" -gt "${n:-0}" ] &&
+		[ "$(cat "$LOG" 2>/dev/null | grep -c '"action":"agent.start"')" -gt "${n:-0}" ] &&
 			return 0
 		sleep 0.1
 	done
@@ -146,6 +146,30 @@ test_survives_sigkill_and_restart() {
 	sleep 0.3
 	[ "$(grep -c '"action":"egress' "$LOG")" -gt "$before" ] &&
 		pass events_flow_after_restart || fail events_flow_after_restart "no new event"
+}
+
+# status reads the pins and the agent's state: all hooks, the policy, counters.
+test_status() {
+	local out hash why
+
+	out="$SANDBOX_TMP/status.json"
+	"$ODSBPF" status --pin-root "$SANDBOX_TMP/bpffs" \
+		--state-dir "$SANDBOX_TMP/state" -o json >"$out" 2>&1
+	hash=$(grep '"action":"policy.load"' "$LOG" | tail -n 1 |
+		python3 -c 'import json,sys; print(json.loads(sys.stdin.read())["metadata"]["policy_hash"])')
+	why=$(python3 - "$out" "$hash" 2>&1 <<'PY'
+import json, sys
+st = json.load(open(sys.argv[1]))
+want = sys.argv[2]
+socket_hooks = [h for h in st["hooks"] if h["hook"] != "cgroup_skb_egress"]
+assert all(h["attached"] for h in socket_hooks), f"hooks: {socket_hooks}"
+assert st["agent"]["running"], "agent not running"
+assert st["agent"]["policy"]["hash"] == want, f"hash {st['agent']['policy']['hash']} != {want}"
+assert st["counters"]["denied"] > 0, f"counters: {st['counters']}"
+assert st["maps"]["policy_ipv4"]["entries"] > 0, f"maps: {st['maps']}"
+PY
+) && pass status_shows_hooks_policy_and_counters ||
+		fail status_shows_hooks_policy_and_counters "$why"
 }
 
 test_stop_and_uninstall() {
@@ -257,6 +281,7 @@ main() {
 	pass agent_starts
 	test_configmap_updates
 	test_survives_sigkill_and_restart
+	test_status
 	test_stop_and_uninstall
 	test_signed_policies
 	test_production_refusals

@@ -145,6 +145,15 @@ test_exec_removes_its_cgroup() {
 	fi
 }
 
+# Thousands of swaps while a client in the cgroup sends (tests/test_swap.c).
+test_policy_swaps_under_load() {
+	local cg
+
+	cg=$(sandbox_cgroup swap) || { fail "${FUNCNAME[0]}" "cannot make a cgroup"; return; }
+	in_ns "$ROOT/build/test_swap" "$cg" 2>"$SANDBOX_TMP/swap.err" ||
+		fail "${FUNCNAME[0]}" "test_swap failed: $(tail -c 300 "$SANDBOX_TMP/swap.err")"
+}
+
 main() {
 	local why
 
@@ -166,6 +175,7 @@ main() {
 	test_exec_exits_with_the_command_status
 	test_exec_rejects_an_invalid_policy
 	test_exec_removes_its_cgroup
+	test_policy_swaps_under_load
 }
 
 main
