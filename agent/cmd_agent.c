@@ -26,6 +26,7 @@
 #include "commands.h"
 #include "enforcer.h"
 #include "event.h"
+#include "hosts.h"
 #include "log.h"
 #include "pipeline.h"
 #include "policy_source.h"
@@ -210,8 +211,10 @@ static int build_policy(struct agent_state *st, struct policy_source *src,
 		return ret;
 	if (st->opts->production)
 		ret = production_check(pol, err, len);
-	if (!ret)
+	if (!ret) {
+		hosts_resolve_policy(pol, true);
 		ret = compile_policy(pol, c, err, len);
+	}
 	if (ret)
 		policy_free(pol);
 	return ret;
@@ -393,6 +396,41 @@ static long long now_ms(void)
 	return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
 }
 
+/*
+ * Resolve the hosts of the policy in force again; when their addresses
+ * changed, the same policy is compiled and swapped in like any update.
+ */
+static void refresh_hosts(struct agent_state *st)
+{
+	struct compiled_policy c;
+	char err[POLICY_ERR_LEN];
+	struct policy *pol;
+
+	if (st->current < 0)
+		return;
+	pol = &st->policies[st->current];
+	if (!hosts_in_policy(pol) || !hosts_resolve_policy(pol, false))
+		return;
+	if (compile_policy(pol, &c, err, sizeof(err))) {
+		pr_err("%s", err);
+		return;
+	}
+	if (!enforcer_install(&st->enf, &c)) {
+		st->sink.prev_policy = pol;
+		st->sink.prev_policy_id = st->sink.policy_id;
+		st->sink.policy_id = st->enf.policy_id;
+		st->status.policy_id = st->enf.policy_id;
+		agent_status_write(st->opts->state_dir, &st->status);
+		emit_agent_event(st, "policy.load", "applied",
+				 json_pack("{s:s, s:s, s:i, s:s}", "source",
+					   st->status.policy_source, "policy_hash",
+					   st->status.policy_hash, "policy_id",
+					   st->enf.policy_id, "reason",
+					   "host names resolved to new addresses"));
+	}
+	compiled_free(&c);
+}
+
 static void run_loop(struct agent_state *st)
 {
 	/* poll() skips an fd of -1: a watch that could not be set. */
@@ -401,7 +439,7 @@ static void run_loop(struct agent_state *st)
 		{ .fd = st->inotify_fd, .events = POLLIN },
 		{ .fd = pipeline_fd(&st->pipe), .events = POLLIN },
 	};
-	long long reload_at = -1;
+	long long reload_at = -1, resolve_at = now_ms() + HOSTS_REFRESH_SECONDS * 1000;
 
 	while (!stop_requested) {
 		int timeout = reload_at < 0 ? 1000 : (int)(reload_at - now_ms());
@@ -416,6 +454,10 @@ static void run_loop(struct agent_state *st)
 				apply_policy(st, st->opts->policy_dir, reload_requested);
 			reload_requested = 0;
 			reload_at = -1;
+		}
+		if (now_ms() >= resolve_at) {
+			refresh_hosts(st);
+			resolve_at = now_ms() + HOSTS_REFRESH_SECONDS * 1000;
 		}
 	}
 	ring_buffer__consume(st->enf.rb);

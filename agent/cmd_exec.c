@@ -251,7 +251,7 @@ int cmd_exec(int argc, char **argv)
 	ret = parse_exec_opts(argc, argv, &o);
 	if (ret >= 0)
 		return ret;
-	if (load_policy(o.policy_files, o.nr_policy_files, &pol, &compiled))
+	if (load_policy(o.policy_files, o.nr_policy_files, true, &pol, &compiled))
 		return EXIT_EXEC_FAILED;
 
 	ret = run_under_policy(&o, &pol, &compiled);

@@ -94,7 +94,8 @@ static int policy_check(struct policy_opts *o)
 	struct compiled_policy c;
 	struct policy pol;
 
-	if (load_policy(o->files, o->nr_files, &pol, &c))
+	/* A check validates; it does not ask DNS about the hosts. */
+	if (load_policy(o->files, o->nr_files, false, &pol, &c))
 		return EXIT_REJECTED;
 	printf("ok: %zu rules, %zu IPv4 and %zu IPv6 prefixes, mode %s, defaultAction %s\n",
 	       pol.nr_rules, c.nr_v4, c.nr_v6,
@@ -211,7 +212,7 @@ static int policy_explain(struct policy_opts *o)
 		pr_err("policy explain: --proto \"%s\": expected tcp, udp or icmp", o->proto);
 		return EXIT_USAGE;
 	}
-	if (load_policy(o->files, o->nr_files, &pol, &c))
+	if (load_policy(o->files, o->nr_files, true, &pol, &c))
 		return EXIT_REJECTED;
 
 	v = compiled_lookup(&c, &judged, port < 0 ? 0 : port, proto);

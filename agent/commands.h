@@ -32,10 +32,11 @@ int cmd_status(int argc, char **argv);
 int cmd_audit(int argc, char **argv);
 
 /*
- * Load files (or, when n is 0, the built-in default policy) and compile.
- * Prints the one-line error itself. Returns 0 or a negative errno.
+ * Load files (or, when n is 0, the built-in default policy), resolve the
+ * rules' host names when asked, and compile. Prints the one-line error
+ * itself. Returns 0 or a negative errno.
  */
-int load_policy(char *const *files, size_t n, struct policy *pol,
+int load_policy(char *const *files, size_t n, bool resolve, struct policy *pol,
 		struct compiled_policy *c);
 
 /* The node name for events: $NODE_NAME, else the host name. */

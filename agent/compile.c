@@ -60,12 +60,14 @@ struct verdict policy_evaluate(const struct policy *p,
 
 		if (!rule_matches(r, port, proto))
 			continue;
-		for (size_t j = 0; j < r->nr_cidrs; j++) {
-			if (!addr_contains(&r->cidrs[j], dest))
+		for (size_t j = 0; j < policy_rule_nr_prefixes(r); j++) {
+			const struct addr_prefix *cidr = policy_rule_prefix(r, j);
+
+			if (!addr_contains(cidr, dest))
 				continue;
-			if (!better(r->cidrs[j].len, r->action, best_len, v.action))
+			if (!better(cidr->len, r->action, best_len, v.action))
 				continue;
-			best_len = r->cidrs[j].len;
+			best_len = cidr->len;
 			v.action = r->action;
 			v.rule_id = i;
 		}
@@ -410,10 +412,14 @@ static size_t collect_items(const struct policy *p, bool is4, struct item *items
 {
 	size_t n = 0;
 
-	for (size_t i = 0; i < p->nr_rules; i++)
-		for (size_t j = 0; j < p->rules[i].nr_cidrs; j++)
-			if (p->rules[i].cidrs[j].is4 == is4)
-				items[n++] = (struct item){ p->rules[i].cidrs[j], i };
+	for (size_t i = 0; i < p->nr_rules; i++) {
+		for (size_t j = 0; j < policy_rule_nr_prefixes(&p->rules[i]); j++) {
+			const struct addr_prefix *cidr = policy_rule_prefix(&p->rules[i], j);
+
+			if (cidr->is4 == is4)
+				items[n++] = (struct item){ *cidr, i };
+		}
+	}
 	qsort(items, n, sizeof(*items), item_cmp);
 	return n;
 }
@@ -429,7 +435,7 @@ int compile_policy(const struct policy *p, struct compiled_policy *out,
 	int ret = -ENOMEM;
 
 	for (size_t i = 0; i < p->nr_rules; i++)
-		total += p->rules[i].nr_cidrs;
+		total += policy_rule_nr_prefixes(&p->rules[i]);
 	items = calloc(total + 1, sizeof(*items));
 	st.chain = calloc(130, sizeof(*st.chain));	/* one group per length */
 	c.v4 = calloc(total + 2, sizeof(*c.v4));	/* + the /0 entry */

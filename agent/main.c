@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "commands.h"
+#include "hosts.h"
 #include "log.h"
 
 struct command {
@@ -54,7 +55,7 @@ void verbose_more(void)
 		log_verbosity++;
 }
 
-int load_policy(char *const *files, size_t n, struct policy *pol,
+int load_policy(char *const *files, size_t n, bool resolve, struct policy *pol,
 		struct compiled_policy *c)
 {
 	char err[POLICY_ERR_LEN];
@@ -69,6 +70,8 @@ int load_policy(char *const *files, size_t n, struct policy *pol,
 		pr_err("%s", err);
 		return ret;
 	}
+	if (resolve)
+		hosts_resolve_policy(pol, true);
 	ret = compile_policy(pol, c, err, sizeof(err));
 	if (ret) {
 		pr_err("%s", err);

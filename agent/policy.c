@@ -221,6 +221,80 @@ static int parse_ports(struct parse_ctx *ctx, const char *path, json_t *arr,
 	return 0;
 }
 
+/* A DNS name: labels of letters, digits and dashes, 253 bytes at most. */
+static bool valid_host_name(const char *s)
+{
+	size_t n = strlen(s), label = 0;
+
+	if (!n || n > 253 || s[0] == '.' || s[n - 1] == '.')
+		return false;
+	for (; *s; s++) {
+		if (*s == '.') {
+			if (!label)
+				return false;
+			label = 0;
+			continue;
+		}
+		if (!(*s >= 'a' && *s <= 'z') && !(*s >= 'A' && *s <= 'Z') &&
+		    !(*s >= '0' && *s <= '9') && *s != '-')
+			return false;
+		if (++label > 63)
+			return false;
+	}
+	return true;
+}
+
+static int parse_hosts(struct parse_ctx *ctx, const char *path, json_t *arr,
+		       struct policy_rule *r)
+{
+	char p[128];
+	size_t i;
+	json_t *v;
+
+	if (!json_is_array(arr) || !json_array_size(arr))
+		return fail(ctx, path, "expected a non-empty array of host names");
+	r->hosts = calloc(json_array_size(arr), sizeof(*r->hosts));
+	if (!r->hosts)
+		return -ENOMEM;
+	json_array_foreach(arr, i, v) {
+		snprintf(p, sizeof(p), "%s[%zu]", path, i);
+		if (!json_is_string(v))
+			return fail(ctx, p, "expected a host name, got %s", json_kind(v));
+		if (!valid_host_name(json_string_value(v)))
+			return fail(ctx, p, "\"%s\": not a DNS name", json_string_value(v));
+		r->hosts[i] = strdup(json_string_value(v));
+		if (!r->hosts[i])
+			return -ENOMEM;
+		r->nr_hosts++;
+	}
+	return 0;
+}
+
+/* cidrs, hosts, or both: a rule must name some destination. */
+static int parse_destinations(struct parse_ctx *ctx, const char *path,
+			      json_t *obj, struct policy_rule *r)
+{
+	json_t *cidrs = json_object_get(obj, "cidrs");
+	json_t *hosts = json_object_get(obj, "hosts");
+	char p[128];
+	int err;
+
+	if (!cidrs && !hosts) {
+		snprintf(p, sizeof(p), "%s.cidrs", path);
+		return fail(ctx, p, "required: an array of CIDRs (or hosts)");
+	}
+	if (cidrs) {
+		snprintf(p, sizeof(p), "%s.cidrs", path);
+		err = parse_cidrs(ctx, p, cidrs, r);
+		if (err)
+			return err;
+	}
+	if (!hosts)
+		return 0;
+	snprintf(p, sizeof(p), "%s.hosts", path);
+	return parse_hosts(ctx, p, hosts, r);
+}
+
 static int parse_rule(struct parse_ctx *ctx, size_t idx, json_t *obj,
 		      struct policy_rule *r)
 {
@@ -258,16 +332,7 @@ static int parse_rule(struct parse_ctx *ctx, size_t idx, json_t *obj,
 	if (err)
 		return err;
 
-	/* Host names need the resolver of the agent, which this build lacks. */
-	if (json_object_get(obj, "hosts")) {
-		snprintf(p, sizeof(p), "%s.hosts", path);
-		return fail(ctx, p, "host names are not supported by this version; use cidrs");
-	}
-	snprintf(p, sizeof(p), "%s.cidrs", path);
-	v = json_object_get(obj, "cidrs");
-	if (!v)
-		return fail(ctx, p, "required: an array of CIDRs");
-	err = parse_cidrs(ctx, p, v, r);
+	err = parse_destinations(ctx, path, obj, r);
 	if (err)
 		return err;
 
@@ -391,6 +456,10 @@ static void rule_free(struct policy_rule *r)
 	free(r->file);
 	free(r->cidrs);
 	free(r->ports);
+	for (size_t i = 0; i < r->nr_hosts; i++)
+		free(r->hosts[i]);
+	free(r->hosts);
+	free(r->resolved);
 }
 
 void policy_free(struct policy *p)

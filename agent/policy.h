@@ -27,6 +27,10 @@ struct policy_rule {
 	int action;				/* enum odsbpf_action */
 	struct addr_prefix *cidrs;
 	size_t nr_cidrs;
+	char **hosts;				/* names, resolved by the agent */
+	size_t nr_hosts;
+	struct addr_prefix *resolved;		/* what hosts resolved to */
+	size_t nr_resolved;
 	struct policy_port_range *ports;	/* none: every port */
 	size_t nr_ports;
 	uint8_t protos;				/* ODSBPF_PROTO_* bits */
@@ -61,6 +65,18 @@ int policy_load_text(const char *name, const char *text, struct policy *out,
 		     char *err, size_t err_len);
 
 void policy_free(struct policy *p);
+
+/* The j-th destination of a rule: its CIDRs, then its resolved hosts. */
+static inline const struct addr_prefix *policy_rule_prefix(const struct policy_rule *r,
+							     size_t j)
+{
+	return j < r->nr_cidrs ? &r->cidrs[j] : &r->resolved[j - r->nr_cidrs];
+}
+
+static inline size_t policy_rule_nr_prefixes(const struct policy_rule *r)
+{
+	return r->nr_cidrs + r->nr_resolved;
+}
 
 /* Rule id -> name, with the reserved ids named too. */
 const char *policy_rule_name(const struct policy *p, unsigned int rule_id);

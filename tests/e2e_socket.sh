@@ -145,6 +145,24 @@ test_exec_removes_its_cgroup() {
 	fi
 }
 
+# hosts: kubernetes.default.svc is KUBERNETES_SERVICE_HOST; localhost is
+# resolved by getaddrinfo from /etc/hosts (no DNS query leaves the host).
+test_host_names_are_resolved() {
+	local log="$SANDBOX_TMP/hosts.log" out why
+
+	out=$(KUBERNETES_SERVICE_HOST=198.51.100.10 in_ns "$ODSBPF" exec \
+		--policy "$POL/hosts.json" --audit-log "$log" -- \
+		"$PROBE" connect tcp 198.51.100.10 8080 2>/dev/null)
+	[ "$out" = "result=EPERM" ] ||
+		{ fail "${FUNCNAME[0]}" "kube API address: probe said $out"; return; }
+	why=$($CHECK_EVENT "$log" metadata.rule=deny-kube-api 2>&1) ||
+		{ fail "${FUNCNAME[0]}" "$why"; return; }
+	out=$(in_ns "$ODSBPF" exec --policy "$POL/hosts.json" -- \
+		"$PROBE" connect tcp 127.0.0.1 80 2>/dev/null)
+	[ "$out" = "result=EPERM" ] && pass "${FUNCNAME[0]}" ||
+		fail "${FUNCNAME[0]}" "localhost: probe said $out"
+}
+
 # Thousands of swaps while a client in the cgroup sends (tests/test_swap.c).
 test_policy_swaps_under_load() {
 	local cg
@@ -175,6 +193,7 @@ main() {
 	test_exec_exits_with_the_command_status
 	test_exec_rejects_an_invalid_policy
 	test_exec_removes_its_cgroup
+	test_host_names_are_resolved
 	test_policy_swaps_under_load
 }
 

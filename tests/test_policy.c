@@ -22,6 +22,7 @@
 
 #include "commands.h"
 #include "compile.h"
+#include "hosts.h"
 #include "odsbpf.h"
 #include "policy.h"
 
@@ -184,15 +185,21 @@ static const struct reject_case reject_cases[] = {
 	  "p.json: rules[0].action: expected \"allow\" or \"deny\", got an array" },
 
 	/* rules[].hosts and rules[].cidrs */
-	{ "test_rejects_hosts_as_unsupported",
-	  RULE("'name': 'r', 'action': 'allow', 'hosts': ['kubernetes.default.svc']"),
-	  "p.json: rules[0].hosts: host names are not supported by this version; use cidrs" },
-	{ "test_rejects_hosts_beside_cidrs",
-	  RULE_WITH(", 'hosts': ['kubernetes.default.svc']"),
-	  "p.json: rules[0].hosts: host names are not supported by this version; use cidrs" },
+	{ "test_rejects_host_that_is_not_a_dns_name",
+	  RULE("'name': 'r', 'action': 'allow', 'hosts': ['kube api']"),
+	  "p.json: rules[0].hosts[0]: \"kube api\": not a DNS name" },
+	{ "test_rejects_host_with_empty_label",
+	  RULE_WITH(", 'hosts': ['a..b']"),
+	  "p.json: rules[0].hosts[0]: \"a..b\": not a DNS name" },
+	{ "test_rejects_empty_hosts",
+	  RULE("'name': 'r', 'action': 'allow', 'hosts': []"),
+	  "p.json: rules[0].hosts: expected a non-empty array of host names" },
+	{ "test_rejects_host_of_wrong_type",
+	  RULE("'name': 'r', 'action': 'allow', 'hosts': [7]"),
+	  "p.json: rules[0].hosts[0]: expected a host name, got an integer" },
 	{ "test_rejects_missing_cidrs",
 	  RULE("'name': 'r', 'action': 'deny'"),
-	  "p.json: rules[0].cidrs: required: an array of CIDRs" },
+	  "p.json: rules[0].cidrs: required: an array of CIDRs (or hosts)" },
 	{ "test_rejects_cidrs_not_an_array",
 	  RULE("'name': 'r', 'action': 'deny', 'cidrs': '10.0.0.0/8'"),
 	  "p.json: rules[0].cidrs: expected a non-empty array of CIDRs" },
@@ -1627,6 +1634,70 @@ static void test_compiled_lookup_matches_reference_on_random_policies(void)
 	report(__func__, ok);
 }
 
+/* A resolver that knows two names, for the hosts tests. */
+static const char *fake_api_address = "198.51.100.10";
+
+static int fake_resolver(const char *name, struct addr_prefix **out, size_t *n)
+{
+	const char *addr = !strcmp(name, "api.example") ? fake_api_address :
+			   !strcmp(name, "v6.example") ? "2001:db8::7" : NULL;
+
+	*n = 0;
+	*out = calloc(1, sizeof(**out));
+	if (!addr || !*out || addr_parse_dest(addr, *out)) {
+		free(*out);
+		*out = NULL;
+		return -ENOENT;
+	}
+	*n = 1;
+	return 0;
+}
+
+/* Resolved hosts join their rule; unresolved ones add nothing; changes show. */
+static bool check_hosts_join_their_rule(void)
+{
+	const char *doc = RULES("{'name': 'deny-api', 'action': 'deny',"
+				" 'hosts': ['api.example', 'v6.example', 'nowhere.example']}");
+	struct addr_prefix api, v6, other;
+	struct compiled_policy c;
+	char err[POLICY_ERR_LEN];
+	struct verdict v;
+	struct policy p;
+	bool ok = true;
+
+	addr_parse_dest("198.51.100.10", &api);
+	addr_parse_dest("2001:db8::7", &v6);
+	addr_parse_dest("198.51.100.11", &other);
+	if (load_doc(doc, &p, err))
+		return unmet("load: %s", err);
+	hosts_set_resolver(fake_resolver);
+	if (!hosts_resolve_policy(&p, false))
+		ok = unmet("first resolution reported no change");
+	else if (hosts_resolve_policy(&p, false))
+		ok = unmet("the same answers reported a change");
+	if (ok && compile_policy(&p, &c, err, sizeof(err)))
+		ok = unmet("compile: %s", err);
+	if (ok) {
+		v = compiled_lookup(&c, &api, 443, ODSBPF_PROTO_TCP);
+		if (v.action != ODSBPF_DENY || v.rule_id != 0)
+			ok = unmet("api.example's address not denied by the rule");
+		v = compiled_lookup(&c, &v6, 443, ODSBPF_PROTO_TCP);
+		if (ok && v.action != ODSBPF_DENY)
+			ok = unmet("v6.example's address not denied");
+		v = compiled_lookup(&c, &other, 443, ODSBPF_PROTO_TCP);
+		if (ok && v.action != ODSBPF_ALLOW)
+			ok = unmet("a neighbour of the resolved address was denied");
+		compiled_free(&c);
+	}
+	fake_api_address = "198.51.100.12";
+	if (ok && !hosts_resolve_policy(&p, false))
+		ok = unmet("a new address was not reported as a change");
+	hosts_set_resolver(NULL);
+	fake_api_address = "198.51.100.10";
+	policy_free(&p);
+	return ok;
+}
+
 int main(void)
 {
 	run_reject_cases();
@@ -1649,5 +1720,7 @@ int main(void)
 	test_compile_rejects_prefix_with_too_many_port_boundaries();
 	test_compile_accepts_prefix_with_16_port_exceptions();
 	test_compiled_lookup_matches_reference_on_random_policies();
+	report("test_hosts_join_their_rule_and_changes_are_seen",
+	       check_hosts_join_their_rule());
 	return nr_failed ? 1 : 0;
 }
