@@ -20,7 +20,7 @@ BPF_CFLAGS := -O2 -g -target bpf -D__TARGET_ARCH_$(ARCH) -Ivmlinux -Iinclude \
 	      -Wall -Werror
 
 AGENT_LIB_SRCS := agent/addr.c agent/policy.c agent/compile.c agent/log.c agent/policy_source.c \
-		  agent/event.c agent/cgroup.c agent/enforcer.c agent/agent_state.c agent/hosts.c \
+		  agent/event.c agent/cgroup.c agent/enforcer.c agent/agent_state.c agent/hosts.c agent/kernel_features.c \
 		  agent/audit_log.c agent/podid.c agent/pipeline.c
 AGENT_CMD_SRCS := agent/main.c agent/cmd_exec.c agent/cmd_agent.c \
 		  agent/cmd_policy.c agent/cmd_events.c agent/cmd_status.c \

@@ -31,9 +31,10 @@ static json_t *status_json(const struct agent_status *s)
 				   "mode", s->audit_mode ? "audit" : "enforce",
 				   "signed", s->signed_policy);
 
-	return json_pack("{s:i, s:o, s:s, s:s, s:o}", "pid", s->pid,
+	return json_pack("{s:i, s:o, s:s, s:s, s:o, s:O}", "pid", s->pid,
 			 "started_at", time_string(s->started_at), "cgroup", s->cgroup,
-			 "pin_dir", s->pin_dir, "policy", policy);
+			 "pin_dir", s->pin_dir, "policy", policy, "kernel_features",
+			 s->features ? s->features : json_null());
 }
 
 void agent_status_write(const char *dir, const struct agent_status *s)

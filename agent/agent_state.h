@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <time.h>
+#include <jansson.h>
 
 #define DEFAULT_STATE_DIR "/run/odsbpf"
 
@@ -26,6 +27,7 @@ struct agent_status {
 	size_t rules, prefixes4, prefixes6;
 	bool audit_mode;
 	bool signed_policy;
+	json_t *features;	/* features_probe(), owned */
 };
 
 /* Written atomically (temp file, rename); failures are only warned of. */

@@ -26,6 +26,7 @@
 #include "commands.h"
 #include "enforcer.h"
 #include "event.h"
+#include "kernel_features.h"
 #include "hosts.h"
 #include "log.h"
 #include "pipeline.h"
@@ -520,6 +521,7 @@ static int run_agent(struct agent_state *st)
 		goto close;
 
 	snprintf(st->status.cgroup, sizeof(st->status.cgroup), "%s", o->cgroup);
+	st->status.features = features_probe();
 	st->status.pid = getpid();
 	st->status.started_at = time(NULL);
 	agent_status_write(o->state_dir, &st->status);
@@ -606,5 +608,6 @@ int cmd_agent(int argc, char **argv)
 	policy_free(&st.policies[0]);
 	policy_free(&st.policies[1]);
 	free(st.key);
+	json_decref(st.status.features);
 	return ret;
 }

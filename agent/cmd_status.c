@@ -267,6 +267,14 @@ static void print_text(json_t *st)
 		       json_integer_value(json_object_get(v, "capacity")));
 	json_object_foreach(json_object_get(st, "counters"), key, v)
 		printf("counter:  %-26s %lld\n", key, json_integer_value(v));
+	json_object_foreach(json_object_get(agent, "kernel_features"), key, v) {
+		if (json_is_string(v))
+			printf("kernel:   %s\n", json_string_value(v));
+		else
+			printf("feature:  %-18s %-4s %s\n", key,
+			       json_is_true(json_object_get(v, "ok")) ? "yes" : "NO",
+			       json_string_value(json_object_get(v, "why")));
+	}
 }
 
 int cmd_status(int argc, char **argv)

@@ -167,6 +167,7 @@ assert st["agent"]["running"], "agent not running"
 assert st["agent"]["policy"]["hash"] == want, f"hash {st['agent']['policy']['hash']} != {want}"
 assert st["counters"]["denied"] > 0, f"counters: {st['counters']}"
 assert st["maps"]["policy_ipv4"]["entries"] > 0, f"maps: {st['maps']}"
+assert st["agent"]["kernel_features"]["ringbuf"]["ok"], "ringbuf not probed"
 PY
 ) && pass status_shows_hooks_policy_and_counters ||
 		fail status_shows_hooks_policy_and_counters "$why"
