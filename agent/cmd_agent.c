@@ -7,6 +7,7 @@
  * them. Policy changes (inotify on a ConfigMap mount, or SIGHUP) swap in
  * without a gap; a bad policy is rejected and the old one stays.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -506,6 +507,32 @@ static int start_enforcing(struct agent_state *st, int cg_fd)
 	return 0;
 }
 
+/*
+ * An upgrade that changed the map layout pinned under a new vN; once this
+ * agent's programs are attached, the older layouts' links and maps go, so
+ * each hook is left with one odsbpf program.
+ */
+static void retire_old_layouts(const char *pin_root, const char *current)
+{
+	char path[512];
+	struct dirent *de;
+	DIR *d = opendir(pin_root);
+
+	if (!d)
+		return;
+	while ((de = readdir(d))) {
+		if (de->d_name[0] != 'v' || !strtol(de->d_name + 1, NULL, 10))
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", pin_root, de->d_name);
+		if (!strcmp(path, current))
+			continue;
+		pr_info("removing the pins of an older layout in %s", path);
+		if (enforcer_uninstall(path))
+			pr_warn("cannot remove the older layout in %s", path);
+	}
+	closedir(d);
+}
+
 static int run_agent(struct agent_state *st)
 {
 	const struct agent_opts *o = st->opts;
@@ -519,6 +546,7 @@ static int run_agent(struct agent_state *st)
 	lock_fd = lock_pin_dir(st->status.pin_dir);
 	if (lock_fd < 0 || start_enforcing(st, cg_fd))
 		goto close;
+	retire_old_layouts(o->pin_root, st->status.pin_dir);
 
 	snprintf(st->status.cgroup, sizeof(st->status.cgroup), "%s", o->cgroup);
 	st->status.features = features_probe();

@@ -189,6 +189,26 @@ test_stop_and_uninstall() {
 		fail uninstall_detaches_every_program "bpftool shows $(programs_on_cgroup)"
 }
 
+# An upgrade across a layout change: the older layout's pins are retired.
+test_upgrade_retires_an_older_layout() {
+	local pins="$SANDBOX_TMP/bpffs" cur
+
+	start_agent || { fail "${FUNCNAME[0]}" "agent did not start"; return; }
+	kill -TERM "$AGENT_PID"; wait "$AGENT_PID"
+	cur=$(basename "$(ls -d "$pins"/v[0-9]*)")
+	mv "$pins/$cur" "$pins/v1${cur#v}"	# stands for a layout older than this one
+	start_agent || { fail "${FUNCNAME[0]}" "agent did not restart"; return; }
+	if [ -e "$pins/v1${cur#v}" ]; then
+		fail "${FUNCNAME[0]}" "older layout still pinned: $(ls "$pins")"
+	elif [ "$(programs_on_cgroup)" != 4 ]; then
+		fail "${FUNCNAME[0]}" "bpftool shows $(programs_on_cgroup) programs, expected 4"
+	else
+		pass "${FUNCNAME[0]}"
+	fi
+	kill -TERM "$AGENT_PID"; wait "$AGENT_PID"
+	"$ODSBPF" agent --uninstall --pin-root "$pins" --state-dir "$SANDBOX_TMP/state" 2>/dev/null
+}
+
 # signed_case NAME WANT(applied|rejected) REASON-GREP: after a swap.
 signed_case() {
 	local name=$1 want=$2 reason=$3 n=$4
@@ -284,6 +304,7 @@ main() {
 	test_survives_sigkill_and_restart
 	test_status
 	test_stop_and_uninstall
+	test_upgrade_retires_an_older_layout
 	test_signed_policies
 	test_production_refusals
 }
