@@ -145,8 +145,9 @@ test_exec_removes_its_cgroup() {
 	fi
 }
 
-# hosts: kubernetes.default.svc is KUBERNETES_SERVICE_HOST; localhost is
-# resolved by getaddrinfo from /etc/hosts (no DNS query leaves the host).
+# hosts: kubernetes.default.svc is KUBERNETES_SERVICE_HOST; the other name
+# is a numeric one, which getaddrinfo answers without /etc/hosts or DNS,
+# so the test asks nothing of the machine's resolver.
 test_host_names_are_resolved() {
 	local log="$SANDBOX_TMP/hosts.log" out why
 
@@ -160,7 +161,7 @@ test_host_names_are_resolved() {
 	out=$(in_ns "$ODSBPF" exec --policy "$POL/hosts.json" -- \
 		"$PROBE" connect tcp 127.0.0.1 80 2>/dev/null)
 	[ "$out" = "result=EPERM" ] && pass "${FUNCNAME[0]}" ||
-		fail "${FUNCNAME[0]}" "localhost: probe said $out"
+		fail "${FUNCNAME[0]}" "numeric host: probe said $out"
 }
 
 # Thousands of swaps while a client in the cgroup sends (tests/test_swap.c).
