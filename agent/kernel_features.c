@@ -17,10 +17,9 @@ static void add(json_t *out, const char *name, bool ok, const char *why)
 		pr_info("kernel feature %s: missing (%s)", name, why);
 }
 
-static void probe_prog(json_t *out, const char *name, enum bpf_prog_type type,
-		       const char *why_needed)
+/* A libbpf probe's answer (1 yes, 0 no, <0 failed) as a feature. */
+static void add_probe(json_t *out, const char *name, int ret, const char *why_needed)
 {
-	int ret = libbpf_probe_bpf_prog_type(type, NULL);
 	char why[160];
 
 	snprintf(why, sizeof(why), "%s%s", why_needed,
@@ -28,16 +27,10 @@ static void probe_prog(json_t *out, const char *name, enum bpf_prog_type type,
 	add(out, name, ret == 1, why);
 }
 
-static void probe_map(json_t *out, const char *name, enum bpf_map_type type,
-		      const char *why_needed)
-{
-	int ret = libbpf_probe_bpf_map_type(type, NULL);
-	char why[160];
-
-	snprintf(why, sizeof(why), "%s%s", why_needed,
-		 ret == 1 ? "" : ret == 0 ? "; not supported" : "; probe failed");
-	add(out, name, ret == 1, why);
-}
+#define probe_prog(out, name, type, why) \
+	add_probe(out, name, libbpf_probe_bpf_prog_type(type, NULL), why)
+#define probe_map(out, name, type, why) \
+	add_probe(out, name, libbpf_probe_bpf_map_type(type, NULL), why)
 
 static void probe_cgroup2(json_t *out)
 {
