@@ -13,7 +13,6 @@ static const char *const level_names[] = {
 	[LOG_WARN] = "warning",
 	[LOG_INFO] = "info",
 	[LOG_DEBUG] = "debug",
-	[LOG_LIBBPF_DEBUG] = "libbpf",
 };
 
 void log_msg(enum log_level level, const char *fmt, ...)
@@ -31,17 +30,17 @@ void log_msg(enum log_level level, const char *fmt, ...)
 
 /*
  * libbpf's messages run one level lower than ours: its warnings show at
- * -v, its debug output (verifier logs included) at -vv.
+ * -v, its info and debug output (verifier logs included) at -vv. They
+ * carry their own "libbpf: " prefix.
  */
 static int libbpf_print(enum libbpf_print_level level, const char *fmt,
 			va_list ap)
 {
-	int ours = level == LIBBPF_WARN ? LOG_INFO :
-		   level == LIBBPF_INFO ? LOG_DEBUG : LOG_LIBBPF_DEBUG;
+	int ours = level == LIBBPF_WARN ? LOG_INFO : LOG_DEBUG;
 
 	if (ours > log_verbosity)
 		return 0;
-	fprintf(stderr, "odsbpf: libbpf: ");
+	fprintf(stderr, "odsbpf: ");
 	return vfprintf(stderr, fmt, ap);
 }
 

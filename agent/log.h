@@ -8,8 +8,7 @@ enum log_level {
 	LOG_ERROR = 0,
 	LOG_WARN,
 	LOG_INFO,
-	LOG_DEBUG,
-	LOG_LIBBPF_DEBUG,	/* -vv: libbpf's own debug, verifier logs */
+	LOG_DEBUG,		/* -vv: also libbpf's debug output, verifier logs */
 };
 
 /* Messages at or below this level are printed; -v raises it. */

@@ -51,7 +51,7 @@ const char *node_name(void)
 
 void verbose_more(void)
 {
-	if (log_verbosity < LOG_LIBBPF_DEBUG)
+	if (log_verbosity < LOG_DEBUG)
 		log_verbosity++;
 }
 
