@@ -31,10 +31,15 @@ static json_t *status_json(const struct agent_status *s)
 				   "mode", s->audit_mode ? "audit" : "enforce",
 				   "signed", s->signed_policy);
 
-	return json_pack("{s:i, s:o, s:s, s:s, s:o, s:O}", "pid", s->pid,
-			 "started_at", time_string(s->started_at), "cgroup", s->cgroup,
-			 "pin_dir", s->pin_dir, "policy", policy, "kernel_features",
-			 s->features ? s->features : json_null());
+	json_t *j = json_pack("{s:i, s:o, s:s, s:s, s:o, s:O}", "pid", s->pid,
+			      "started_at", time_string(s->started_at), "cgroup", s->cgroup,
+			      "pin_dir", s->pin_dir, "policy", policy, "kernel_features",
+			      s->features ? s->features : json_null());
+
+	/* The interfaces XDP is on and the mode the driver took. */
+	if (j && s->xdp)
+		json_object_set(j, "xdp", s->xdp);
+	return j;
 }
 
 void agent_status_write(const char *dir, const struct agent_status *s)

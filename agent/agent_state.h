@@ -28,6 +28,7 @@ struct agent_status {
 	bool audit_mode;
 	bool signed_policy;
 	json_t *features;	/* features_probe(), owned */
+	json_t *xdp;		/* packet_xdp_json(), owned; NULL: no XDP */
 };
 
 /* Written atomically (temp file, rename); failures are only warned of. */

@@ -545,17 +545,20 @@ static void chain_from_rotated(struct audit_log *l)
 static void recover_tail(struct audit_log *l)
 {
 	size_t win = l->size < TAIL_WINDOW ? l->size : TAIL_WINDOW;
+	int fd = open(l->path, O_RDONLY | O_CLOEXEC);
 	char *buf = malloc(win + 1), *end, *start;
 	ssize_t got;
 
-	if (!buf)
-		return;
-	got = pread(l->fd, buf, win, 0);
+	if (!buf || fd < 0) {
+		pr_warn("cannot read back the log %s: its hash chain starts again", l->path);
+		goto out;
+	}
+	got = pread(fd, buf, win, 0);
 	if (got > 0) {
 		buf[got] = '\0';
 		l->born_ns = line_time(buf);
 	}
-	got = pread(l->fd, buf, win, l->size - win);
+	got = pread(fd, buf, win, l->size - win);
 	if (got != (ssize_t)win)
 		goto out;
 	buf[win] = '\0';
@@ -571,6 +574,8 @@ static void recover_tail(struct audit_log *l)
 	else if (l->chained)
 		chain_from_line(l, l->path, start, end - start);
 out:
+	if (fd >= 0)
+		close(fd);
 	free(buf);
 }
 

@@ -29,12 +29,17 @@
 #include "event.h"
 #include "kernel_features.h"
 #include "hosts.h"
+#include "http.h"
 #include "log.h"
+#include "packet.h"
 #include "pipeline.h"
 #include "policy_source.h"
 
 #define DEFAULT_PIN_ROOT	"/sys/fs/bpf/odsbpf"
 #define DEBOUNCE_MS		200
+#define ATTACH_RETRY_MIN_MS	1000	/* doubling up to the max */
+#define ATTACH_RETRY_MAX_MS	30000
+#define PUBLISH_EVERY_MS	1000	/* metrics refresh for /metrics */
 
 struct agent_opts {
 	const char *cgroup;
@@ -43,6 +48,9 @@ struct agent_opts {
 	const char *pin_root;
 	const char *state_dir;
 	const char *key_file;
+	const char *listen;	/* NULL: no HTTP endpoints */
+	bool listen_given;	/* set on the command line: failing to bind is fatal */
+	const char *xdp_ifaces;	/* interface patterns for XDP; NULL: no XDP */
 	bool no_audit_log;
 	bool require_signed;
 	bool uninstall;
@@ -61,6 +69,14 @@ struct agent_state {
 	struct agent_status status;
 	int inotify_fd;
 	struct pipeline pipe;
+	struct packet_layer pkt;	/* cgroup_skb/egress and XDP */
+	int cg_fd;		/* the enforced cgroup, -1 until it opens */
+	bool attached;		/* every hook attached by this agent */
+	long long attach_at;	/* next attempt while not attached */
+	int attach_retry_ms;
+	struct http_server *http;	/* NULL: no endpoints */
+	struct http_metrics metrics;	/* what the loop publishes to them */
+	long long publish_at;
 };
 
 static const char agent_help[] =
@@ -84,6 +100,11 @@ static const char agent_help[] =
 "                         (default " DEFAULT_STATE_DIR ")\n"
 "      --require-signed   accept only policies signed with the key\n"
 "      --key-file FILE    the signing key (default: $ODSBPF_POLICY_KEY)\n"
+"      --listen ADDR:PORT serve /healthz, /readyz and /metrics there\n"
+"                         (default " HTTP_DEFAULT_LISTEN "; \"off\" for none)\n"
+"      --xdp-ifaces LIST  XDP on the host-side veths whose names match one of\n"
+"                         the comma-separated patterns, as they come and go\n"
+"                         (for example '" PACKET_DEFAULT_XDP_IFACES "'; default: no XDP)\n"
 "      --uninstall        detach and unpin everything, then exit\n"
 "  -v, --verbose          more messages; -vv adds libbpf and verifier logs\n"
 "  -h, --help             this help\n"
@@ -100,7 +121,7 @@ PIPELINE_HELP
 
 enum {
 	OPT_NO_AUDIT_LOG = 256, OPT_PIN_ROOT, OPT_STATE_DIR, OPT_REQUIRE_SIGNED,
-	OPT_KEY_FILE, OPT_UNINSTALL,
+	OPT_KEY_FILE, OPT_UNINSTALL, OPT_LISTEN, OPT_XDP_IFACES,
 };
 
 static int check_production(struct agent_opts *o)
@@ -130,6 +151,8 @@ static int parse_agent_opts(int argc, char **argv, struct agent_opts *o)
 		{ "require-signed", no_argument, NULL, OPT_REQUIRE_SIGNED },
 		{ "key-file", required_argument, NULL, OPT_KEY_FILE },
 		{ "uninstall", no_argument, NULL, OPT_UNINSTALL },
+		{ "listen", required_argument, NULL, OPT_LISTEN },
+		{ "xdp-ifaces", required_argument, NULL, OPT_XDP_IFACES },
 		PIPELINE_LONGOPTS,
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
@@ -140,6 +163,7 @@ static int parse_agent_opts(int argc, char **argv, struct agent_opts *o)
 	o->audit_log = DEFAULT_AUDIT_LOG;
 	o->pin_root = DEFAULT_PIN_ROOT;
 	o->state_dir = DEFAULT_STATE_DIR;
+	o->listen = HTTP_DEFAULT_LISTEN;
 	pipeline_default_opts(&o->pipe);
 	while ((c = getopt_long(argc, argv, "c:d:l:vh", longopts, NULL)) != -1) {
 		if (c >= PIPELINE_OPT_FIRST && c < PIPELINE_OPT_LAST) {
@@ -157,6 +181,11 @@ static int parse_agent_opts(int argc, char **argv, struct agent_opts *o)
 		case OPT_REQUIRE_SIGNED: o->require_signed = true; break;
 		case OPT_KEY_FILE: o->key_file = optarg; break;
 		case OPT_UNINSTALL: o->uninstall = true; break;
+		case OPT_LISTEN:
+			o->listen = strcmp(optarg, "off") ? optarg : NULL;
+			o->listen_given = true;
+			break;
+		case OPT_XDP_IFACES: o->xdp_ifaces = optarg; break;
 		case 'v': verbose_more(); break;
 		case 'h':
 			fputs(agent_help, stdout);
@@ -172,6 +201,11 @@ static int parse_agent_opts(int argc, char **argv, struct agent_opts *o)
 	}
 	if (!o->cgroup && !o->uninstall) {
 		pr_err("agent: --cgroup PATH is required");
+		return EXIT_USAGE;
+	}
+	if (o->listen && http_parse_listen(o->listen, &(struct sockaddr_storage){})) {
+		pr_err("agent: --listen \"%s\": expected ADDR:PORT, such as 127.0.0.1:9464 or [::1]:9464, or off",
+		       o->listen);
 		return EXIT_USAGE;
 	}
 	return check_production(o);
@@ -245,6 +279,9 @@ static void record_applied(struct agent_state *st, int slot,
 	s->audit_mode = c->mode == ODSBPF_MODE_AUDIT;
 	s->signed_policy = st->key && strcmp(source, "built-in");
 	agent_status_write(st->opts->state_dir, s);
+	st->metrics.policy_loads++;
+	st->metrics.loaded_at = s->loaded_at;
+	st->metrics.last_reload_ok = true;
 
 	emit_agent_event(st, "policy.load", "applied",
 			 json_pack("{s:s, s:s, s:i, s:i, s:i, s:s}", "source", source,
@@ -287,6 +324,9 @@ static int apply_policy(struct agent_state *st, const char *dir, bool force)
 		pr_err("%s", err);
 		emit_agent_event(st, "policy.rejected", "rejected",
 				 json_pack("{s:s, s:s}", "source", source, "error", err));
+		st->metrics.policy_rejects++;
+		st->metrics.rejected_at = time(NULL);
+		st->metrics.last_reload_ok = false;
 		policy_source_free(&src);
 		return ret;
 	}
@@ -326,21 +366,29 @@ static int emit_kernel_event(void *ctx, const struct odsbpf_event *e)
 	return 0;
 }
 
+/* Every event on its way out: the per-rule counts of /metrics. */
+static void count_event(void *ctx, const json_t *ev)
+{
+	struct agent_state *st = ctx;
+
+	http_count_event(&st->metrics, ev);
+}
+
+/* The root is refused at start, never retried: a mistake, not a delay. */
+static int refuse_root_cgroup(const char *path)
+{
+	if (!cgroup_is_root(path))
+		return 0;
+	pr_err("refusing to attach to %s: it is the root of the cgroup hierarchy and would police the whole host; name the cgroup that holds the pods",
+	       path);
+	return -EPERM;
+}
+
 static int open_target_cgroup(const char *path)
 {
-	int fd;
+	int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 
-	if (cgroup_is_root(path)) {
-		pr_err("refusing to attach to %s: it is the root of the cgroup hierarchy and would police the whole host; name the cgroup that holds the pods",
-		       path);
-		return -EPERM;
-	}
-	fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0) {
-		pr_err("cannot open cgroup %s: %s", path, strerror(errno));
-		return -errno;
-	}
-	return fd;
+	return fd < 0 ? -errno : fd;
 }
 
 /*
@@ -422,6 +470,8 @@ static void refresh_hosts(struct agent_state *st)
 		st->sink.prev_policy_id = st->sink.policy_id;
 		st->sink.policy_id = st->enf.policy_id;
 		st->status.policy_id = st->enf.policy_id;
+		st->metrics.policy_loads++;
+		st->metrics.loaded_at = time(NULL);
 		agent_status_write(st->opts->state_dir, &st->status);
 		emit_agent_event(st, "policy.load", "applied",
 				 json_pack("{s:s, s:s, s:i, s:s}", "source",
@@ -433,22 +483,102 @@ static void refresh_hosts(struct agent_state *st)
 	compiled_free(&c);
 }
 
+static void retire_old_layouts(const char *pin_root, const char *current);
+
+/*
+ * Attach every hook to the cgroup. A failure is said, counted and tried
+ * again later (1 s, doubling to 30 s): the agent stays up and not ready,
+ * so /readyz and odsbpf_attach_errors_total show it rather than a restart
+ * loop, while the links an earlier agent pinned go on enforcing.
+ */
+static void try_attach(struct agent_state *st)
+{
+	const char *cgroup = st->opts->cgroup;
+	const char *what = "cannot attach the programs to";
+	int err;
+
+	if (st->cg_fd < 0)
+		st->cg_fd = open_target_cgroup(cgroup);
+	if (st->cg_fd < 0) {
+		err = st->cg_fd;
+		what = "cannot open the cgroup";
+	} else {
+		err = enforcer_attach(&st->enf, st->cg_fd, cgroup);
+		if (!err)
+			err = packet_attach_cgroup(&st->pkt, st->cg_fd, cgroup);
+	}
+	st->publish_at = 0;
+	if (!err) {
+		st->attached = true;
+		/* Only now may an older layout's programs go. */
+		retire_old_layouts(st->opts->pin_root, st->status.pin_dir);
+		pr_info("enforcing on %s", cgroup);
+		return;
+	}
+	st->metrics.attach_errors++;
+	snprintf(st->metrics.attach_error, sizeof(st->metrics.attach_error),
+		 "%s %s: %s", what, cgroup, strerror(-err));
+	st->attach_retry_ms = st->attach_retry_ms ? st->attach_retry_ms * 2 :
+						    ATTACH_RETRY_MIN_MS;
+	if (st->attach_retry_ms > ATTACH_RETRY_MAX_MS)
+		st->attach_retry_ms = ATTACH_RETRY_MAX_MS;
+	st->attach_at = now_ms() + st->attach_retry_ms;
+	pr_warn("not enforcing on %s yet: %s; trying again in %d s", cgroup,
+		st->metrics.attach_error, st->attach_retry_ms / 1000);
+}
+
+/* Refresh what /readyz and /metrics answer from. */
+static void publish_metrics(struct agent_state *st)
+{
+	const struct agent_status *s = &st->status;
+	struct http_metrics *m = &st->metrics;
+
+	st->publish_at = now_ms() + PUBLISH_EVERY_MS;
+	if (!st->http)
+		return;
+	/* The built-in fallback protects the node, but is not what was asked. */
+	m->policy_loaded = st->current >= 0 &&
+			   (!st->opts->policy_dir || strcmp(s->policy_source, "built-in"));
+	m->attached = st->attached;
+	m->hooks_expected = ENFORCER_NR_HOOKS + 1;	/* and cgroup_skb/egress */
+	m->hooks_attached = st->attached ? m->hooks_expected : 0;
+	m->policy_id = st->enf.policy_id;
+	snprintf(m->policy_hash, sizeof(m->policy_hash), "%s", s->policy_hash);
+	snprintf(m->policy_source, sizeof(m->policy_source), "%s", s->policy_source);
+	m->audit_mode = s->audit_mode;
+	m->rules = s->rules;
+	m->prefixes4 = s->prefixes4;
+	m->prefixes6 = s->prefixes6;
+	m->exempt = st->pipe.settings.nr_exempt;
+	m->counters_ok = st->enf.skel != NULL;
+	for (int i = 0; m->counters_ok && i < ODSBPF_CNT_MAX; i++)
+		m->counters[i] = enforcer_counter(&st->enf, i);
+	if (http_publish(st->http, m))
+		pr_warn("cannot publish the metrics: out of memory");
+}
+
 static void run_loop(struct agent_state *st)
 {
 	/* poll() skips an fd of -1: a watch that could not be set. */
-	struct pollfd fds[3] = {
+	struct pollfd fds[4] = {
 		{ .fd = ring_buffer__epoll_fd(st->enf.rb), .events = POLLIN },
 		{ .fd = st->inotify_fd, .events = POLLIN },
 		{ .fd = pipeline_fd(&st->pipe), .events = POLLIN },
+		{ .fd = packet_fd(&st->pkt), .events = POLLIN },
 	};
 	long long reload_at = -1, resolve_at = now_ms() + HOSTS_REFRESH_SECONDS * 1000;
 
 	while (!stop_requested) {
 		int timeout = reload_at < 0 ? 1000 : (int)(reload_at - now_ms());
 
-		poll(fds, 3, timeout < 0 ? 0 : timeout);
+		poll(fds, 4, timeout < 0 ? 0 : timeout);
 		ring_buffer__consume(st->enf.rb);
 		pipeline_tick(&st->pipe);
+		if (fds[3].revents && packet_process(&st->pkt)) {
+			json_decref(st->status.xdp);
+			st->status.xdp = packet_xdp_json(&st->pkt);
+			agent_status_write(st->opts->state_dir, &st->status);
+		}
 		if (st->inotify_fd >= 0 && drain_inotify(st->inotify_fd))
 			reload_at = now_ms() + DEBOUNCE_MS;
 		if (reload_requested || (reload_at >= 0 && now_ms() >= reload_at)) {
@@ -456,36 +586,52 @@ static void run_loop(struct agent_state *st)
 				apply_policy(st, st->opts->policy_dir, reload_requested);
 			reload_requested = 0;
 			reload_at = -1;
+			st->publish_at = 0;
 		}
 		if (now_ms() >= resolve_at) {
 			refresh_hosts(st);
 			resolve_at = now_ms() + HOSTS_REFRESH_SECONDS * 1000;
 		}
+		if (!st->attached && now_ms() >= st->attach_at)
+			try_attach(st);
+		if (now_ms() >= st->publish_at)
+			publish_metrics(st);
 	}
 	ring_buffer__consume(st->enf.rb);
 }
 
-/* One agent per pin root: a second would split the event stream. */
+/*
+ * One agent per pin root: a second would split the event stream. A new
+ * agent whose start overlaps the exit of the one before it waits for the
+ * lock (not ready meanwhile) instead of failing into a restart loop.
+ */
 static int lock_pin_dir(const char *pin_dir)
 {
 	int fd = open(pin_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 
 	if (fd < 0)
 		return -errno;
-	if (flock(fd, LOCK_EX | LOCK_NB)) {
-		pr_err("another odsbpf agent is running on %s", pin_dir);
-		close(fd);
-		return -EBUSY;
+	if (!flock(fd, LOCK_EX | LOCK_NB))
+		return fd;
+	pr_warn("another odsbpf agent is running on %s: waiting for it to stop", pin_dir);
+	/* SIGTERM interrupts the wait: the handler has no SA_RESTART. */
+	while (flock(fd, LOCK_EX)) {
+		if (errno != EINTR || stop_requested) {
+			close(fd);
+			return -EINTR;
+		}
 	}
+	pr_info("the other agent stopped: taking over %s", pin_dir);
 	return fd;
 }
 
-static int start_enforcing(struct agent_state *st, int cg_fd)
+static int start_enforcing(struct agent_state *st)
 {
 	const struct agent_opts *o = st->opts;
 
 	if (enforcer_open(&st->enf, st->status.pin_dir) ||
-	    enforcer_listen(&st->enf, emit_kernel_event, st))
+	    enforcer_listen(&st->enf, emit_kernel_event, st) ||
+	    packet_open(&st->pkt, &st->enf))
 		return -1;
 	/* Exemptions and rate limits are in place before the first attach. */
 	if (pipeline_open(&st->pipe, &st->enf, &st->sink, o->cgroup, &o->pipe))
@@ -496,8 +642,14 @@ static int start_enforcing(struct agent_state *st, int cg_fd)
 					   "policy_id", st->enf.policy_id));
 	if (apply_first_policy(st, o->policy_dir))
 		return -1;
-	if (enforcer_attach(&st->enf, cg_fd, o->cgroup))
-		return -1;
+	try_attach(st);
+	if (o->xdp_ifaces) {
+		if (packet_xdp_start(&st->pkt, o->xdp_ifaces))
+			return -1;
+		st->sink.ifname = packet_ifname;
+		st->sink.ifname_ctx = &st->pkt;
+		st->status.xdp = packet_xdp_json(&st->pkt);
+	}
 	if (o->policy_dir) {
 		st->inotify_fd = watch_policy_dir(o->policy_dir);
 		if (st->inotify_fd < 0)
@@ -536,17 +688,16 @@ static void retire_old_layouts(const char *pin_root, const char *current)
 static int run_agent(struct agent_state *st)
 {
 	const struct agent_opts *o = st->opts;
-	int cg_fd, lock_fd = -1, ret = EXIT_FAILED;
+	int lock_fd = -1, ret = EXIT_FAILED;
 
-	if (enforcer_pin_dir(o->pin_root, st->status.pin_dir, sizeof(st->status.pin_dir)))
-		return EXIT_FAILED;
-	cg_fd = open_target_cgroup(o->cgroup);
-	if (cg_fd < 0)
+	if (refuse_root_cgroup(o->cgroup) ||
+	    enforcer_pin_dir(o->pin_root, st->status.pin_dir, sizeof(st->status.pin_dir)))
 		return EXIT_FAILED;
 	lock_fd = lock_pin_dir(st->status.pin_dir);
-	if (lock_fd < 0 || start_enforcing(st, cg_fd))
+	if (lock_fd == -EINTR)
+		ret = EXIT_OK;	/* stopped while waiting for the lock */
+	if (lock_fd < 0 || start_enforcing(st))
 		goto close;
-	retire_old_layouts(o->pin_root, st->status.pin_dir);
 
 	snprintf(st->status.cgroup, sizeof(st->status.cgroup), "%s", o->cgroup);
 	st->status.features = features_probe();
@@ -554,9 +705,9 @@ static int run_agent(struct agent_state *st)
 	st->status.started_at = time(NULL);
 	agent_status_write(o->state_dir, &st->status);
 	emit_agent_event(st, "agent.start", "applied",
-			 json_pack("{s:s, s:s}", "cgroup", o->cgroup,
-				   "pin_dir", st->status.pin_dir));
-	pr_info("enforcing on %s", o->cgroup);
+			 json_pack("{s:s, s:s, s:b}", "cgroup", o->cgroup,
+				   "pin_dir", st->status.pin_dir, "attached", st->attached));
+	publish_metrics(st);
 
 	run_loop(st);
 	pipeline_close(&st->pipe);	/* what buckets still hold, before the stop */
@@ -569,10 +720,12 @@ close:
 	if (st->inotify_fd >= 0)
 		close(st->inotify_fd);
 	pipeline_close(&st->pipe);
+	packet_close(&st->pkt);
 	enforcer_close(&st->enf);
 	if (lock_fd >= 0)
 		close(lock_fd);
-	close(cg_fd);
+	if (st->cg_fd >= 0)
+		close(st->cg_fd);
 	return ret;
 }
 
@@ -592,6 +745,32 @@ static int uninstall(const struct agent_opts *o)
 	return EXIT_OK;
 }
 
+/*
+ * The endpoints come up before anything is loaded, so /readyz answers 503
+ * until the policy is in force and attached. The default address is best
+ * effort (a port in use is a warning); an address given must be served.
+ */
+static int start_http(struct agent_state *st)
+{
+	const struct agent_opts *o = st->opts;
+
+	st->metrics.started_at = time(NULL);
+	if (!o->listen)
+		return 0;
+	st->http = http_start(o->listen);
+	if (st->http) {
+		publish_metrics(st);
+		return 0;
+	}
+	if (o->listen_given) {
+		pr_err("agent: cannot serve HTTP on %s: %s", o->listen, strerror(errno));
+		return -1;
+	}
+	pr_warn("cannot serve HTTP on %s (%s): running without /healthz, /readyz and /metrics; --listen picks another address",
+		o->listen, strerror(errno));
+	return 0;
+}
+
 static int load_key(struct agent_state *st)
 {
 	char err[256];
@@ -609,7 +788,8 @@ static int load_key(struct agent_state *st)
 int cmd_agent(int argc, char **argv)
 {
 	struct agent_opts o = {};
-	struct agent_state st = { .current = -1, .opts = &o, .inotify_fd = -1 };
+	struct agent_state st = { .current = -1, .opts = &o, .inotify_fd = -1,
+				  .cg_fd = -1, .pkt = PACKET_LAYER_INIT };
 	int ret;
 
 	ret = parse_agent_opts(argc, argv, &o);
@@ -620,7 +800,8 @@ int cmd_agent(int argc, char **argv)
 	if (load_key(&st))
 		return EXIT_FAILED;
 	st.sink = (struct event_sink){ .stream = stdout, .node = node_name(),
-				       .log_opts = &o.pipe.audit_log };
+				       .log_opts = &o.pipe.audit_log,
+				       .observe = count_event, .observe_ctx = &st };
 	if (pipeline_start_agent_log(&st.pipe, o.no_audit_log ? NULL : o.audit_log,
 				     &o.pipe))
 		return EXIT_FAILED;
@@ -630,12 +811,15 @@ int cmd_agent(int argc, char **argv)
 	}
 	install_signals();
 
-	ret = run_agent(&st);
+	ret = start_http(&st) ? EXIT_FAILED : run_agent(&st);
+	http_stop(st.http);
+	http_metrics_free(&st.metrics);
 	event_sink_close(&st.sink);
 	pipeline_stop_agent_log(&st.pipe);
 	policy_free(&st.policies[0]);
 	policy_free(&st.policies[1]);
 	free(st.key);
 	json_decref(st.status.features);
+	json_decref(st.status.xdp);
 	return ret;
 }

@@ -243,8 +243,8 @@ static bool matches(const struct events_opts *o, json_t *ev)
 #define W_TIME		14
 #define W_POD		23
 #define W_PROCESS	16
-#define W_DEST		24
-#define W_RULE		18
+#define W_DEST		22
+#define W_RULE		20
 #define W_VERDICT	7
 #define W_LAYER		6
 #define W_SUPP		5
@@ -387,6 +387,8 @@ struct output {
 	const struct events_opts *o;
 	char **held;		/* ring of the last N lines, with -n */
 	long next, count;
+	unsigned char last[AUDIT_HASH_LEN];	/* the last line taken */
+	bool have_last;
 };
 
 static void print_line(const struct output *out, const char *line, json_t *ev)
@@ -402,6 +404,8 @@ static void take_line(struct output *out, const char *file, size_t lineno,
 {
 	json_t *ev = json_loads(line, 0, NULL);
 
+	audit_hash_line(NULL, line, strlen(line), out->last);
+	out->have_last = true;
 	if (!ev) {
 		pr_warn("%s:%zu: not a JSON line, skipped", file, lineno);
 		return;
@@ -441,9 +445,44 @@ static void release_held(struct output *out)
 
 /* ---- reading ---- */
 
-static int read_rotated(struct output *out, const char *file)
+/*
+ * A rotated file, even when the agent has just compressed it away: a
+ * plain rotated name may be gone, as NAME.gz, by the time it is opened.
+ */
+static struct audit_reader *open_rotated(const char *file)
 {
 	struct audit_reader *r = audit_reader_open(file);
+	char gz[4200];
+
+	if (r || errno != ENOENT)
+		return r;
+	snprintf(gz, sizeof(gz), "%s.gz", file);
+	return audit_reader_open(gz);
+}
+
+/* Where the line last taken is in file (its number), or 0. */
+static size_t find_last(const struct output *out, const char *file)
+{
+	struct audit_reader *r = open_rotated(file);
+	unsigned char h[AUDIT_HASH_LEN];
+	size_t lineno = 0, found = 0;
+	ssize_t len;
+	char *line;
+
+	while (r && (len = audit_reader_line(r, &line)) >= 0) {
+		lineno++;
+		audit_hash_line(NULL, line, len, h);
+		if (!memcmp(h, out->last, sizeof(h)))
+			found = lineno;
+	}
+	audit_reader_close(r);
+	return found;
+}
+
+/* Take the lines of a rotated (or any finished) file after the first skip. */
+static int read_rotated(struct output *out, const char *file, size_t skip)
+{
+	struct audit_reader *r = open_rotated(file);
 	size_t lineno = 0;
 	char *line;
 
@@ -452,7 +491,8 @@ static int read_rotated(struct output *out, const char *file)
 		return -errno;
 	}
 	while (audit_reader_line(r, &line) >= 0)
-		take_line(out, file, ++lineno, line);
+		if (++lineno > skip)
+			take_line(out, file, lineno, line);
 	audit_reader_close(r);
 	return 0;
 }
@@ -460,10 +500,12 @@ static int read_rotated(struct output *out, const char *file)
 /* The live file: read by hand, so a half-written last line waits. */
 struct live {
 	const char *path;
+	char *base;		/* its name, to recognise rotated siblings */
 	int fd;
 	char *buf;
 	size_t len, cap;
 	size_t lineno;
+	__u64 newest;		/* rotation time of the newest file told */
 };
 
 static void read_live(struct output *out, struct live *lv)
@@ -513,6 +555,54 @@ static bool rotated(const struct live *lv)
 	       now.st_ino != ours.st_ino || now.st_dev != ours.st_dev;
 }
 
+/*
+ * Tell the files rotated since the newest told, in order. The first may
+ * be the one we were reading: then only what follows the last line taken
+ * from it is new.
+ */
+static int catch_up(struct output *out, struct live *lv)
+{
+	char **files, *slash;
+	bool first = true;
+	size_t n;
+	__u64 t;
+	int err = audit_log_files(lv->path, &files, &n);
+
+	for (size_t i = 0; !err && i < n; i++) {
+		slash = strrchr(files[i], '/');
+		if (!audit_rotated_time(lv->base, slash ? slash + 1 : files[i], &t) ||
+		    t <= lv->newest)
+			continue;
+		err = read_rotated(out, files[i], first && out->have_last ?
+				   find_last(out, files[i]) : 0);
+		lv->newest = t;
+		first = false;
+	}
+	if (n)
+		audit_files_free(files, n);
+	return err;
+}
+
+/*
+ * Open the live file, after telling what was rotated before it. When the
+ * file opened is rotated meanwhile, catch_up() told it (or the next one
+ * will): close it and report -EAGAIN.
+ */
+static int switch_to_live(struct output *out, struct live *lv)
+{
+	int err = open_live(lv);
+
+	if (err)
+		return err;
+	err = catch_up(out, lv);
+	if (!err && rotated(lv)) {
+		close(lv->fd);
+		lv->fd = -1;
+		return -EAGAIN;
+	}
+	return err;
+}
+
 static volatile sig_atomic_t stop_following;
 
 static void on_stop(int sig)
@@ -521,29 +611,41 @@ static void on_stop(int sig)
 	stop_following = 1;
 }
 
+static int watch_dir(const char *path)
+{
+	char *copy = strdup(path);
+	int fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC), err = 0;
+
+	if (!copy || fd < 0)
+		err = -ENOMEM;
+	else if (inotify_add_watch(fd, dirname(copy), IN_MODIFY | IN_CREATE | IN_MOVED_TO |
+				   IN_MOVED_FROM | IN_CLOSE_WRITE) < 0)
+		err = -errno;
+	free(copy);
+	if (err) {
+		pr_err("cannot watch the directory of %s: %s", path, strerror(-err));
+		if (fd >= 0)
+			close(fd);
+		return err;
+	}
+	return fd;
+}
+
 /*
  * Watch the log's directory: a write, a rotation (rename, then a new
  * file) and the new file's writes all show there. The old file is read
- * to its end before the new one is opened, so no line is skipped.
+ * to its end before it is let go, and files rotated faster than we look
+ * are read from their rotated names, so no line is skipped or repeated.
  */
 static int follow(struct output *out, struct live *lv)
 {
-	char *copy = strdup(lv->path), buf[4096];
 	struct sigaction sa = { .sa_handler = on_stop };
 	struct pollfd pfd = { .events = POLLIN };
-	int wd;
+	char buf[4096];
 
-	pfd.fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
-	if (!copy || pfd.fd < 0)
-		return -ENOMEM;
-	wd = inotify_add_watch(pfd.fd, dirname(copy), IN_MODIFY | IN_CREATE |
-			       IN_MOVED_TO | IN_MOVED_FROM | IN_CLOSE_WRITE);
-	free(copy);
-	if (wd < 0) {
-		pr_err("cannot watch the directory of %s: %s", lv->path, strerror(errno));
-		close(pfd.fd);
-		return -errno;
-	}
+	pfd.fd = watch_dir(lv->path);
+	if (pfd.fd < 0)
+		return pfd.fd;
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 	while (!stop_following) {
@@ -554,8 +656,9 @@ static int follow(struct output *out, struct live *lv)
 			if (lv->fd >= 0) {
 				read_live(out, lv);
 				close(lv->fd);
+				lv->fd = -1;
 			}
-			if (!open_live(lv))
+			if (switch_to_live(out, lv) != -ENOENT)
 				continue;
 		}
 		if (poll(&pfd, 1, 1000) > 0)
@@ -568,27 +671,63 @@ static int follow(struct output *out, struct live *lv)
 
 static int read_history(struct output *out, struct live *lv)
 {
-	char **files;
+	int err = 0;
+
+	/* Every rotated file is newer than 0: catch_up() reads them all. */
+	for (int tries = 0; tries < 100; tries++) {
+		err = switch_to_live(out, lv);
+		if (err != -EAGAIN)
+			break;
+	}
+	if (err == -ENOENT && out->o->follow)
+		return catch_up(out, lv);	/* the log is not there yet */
+	if (err) {
+		pr_err("cannot read the audit log %s: %s", lv->path, strerror(-err));
+		return err;
+	}
+	read_live(out, lv);
+	return 0;
+}
+
+/*
+ * -n 0: only what comes next. Reading starts after the live file's last
+ * whole line, which is remembered: were the file rotated before we look
+ * again, catch_up() knows where in it to go on.
+ */
+static int skip_history(struct output *out, struct live *lv)
+{
+	char **files, *slash, *buf, *nl, *start;
+	off_t size, from;
+	ssize_t got;
 	size_t n;
+	__u64 t;
 	int err = audit_log_files(lv->path, &files, &n);
 
-	if (err) {
-		pr_err("cannot list the files of %s: %s", lv->path, strerror(-err));
-		return err;
-	}
-	/* The last is the live file itself, unless it is not there yet. */
-	for (size_t i = 0; !err && i < n; i++)
-		if (i + 1 < n || strcmp(files[i], lv->path))
-			err = read_rotated(out, files[i]);
-	audit_files_free(files, n);
 	if (err)
 		return err;
-	if (open_live(lv) && (errno != ENOENT || !out->o->follow)) {
-		pr_err("cannot open the audit log %s: %s", lv->path, strerror(errno));
-		return -errno;
+	for (size_t i = 0; i < n; i++) {
+		slash = strrchr(files[i], '/');
+		if (audit_rotated_time(lv->base, slash ? slash + 1 : files[i], &t))
+			lv->newest = t;
 	}
-	if (lv->fd >= 0)
-		read_live(out, lv);
+	audit_files_free(files, n);
+	if (open_live(lv))
+		return 0;	/* not there yet: all of it will be new */
+	size = lseek(lv->fd, 0, SEEK_END);
+	from = size > 262144 ? size - 262144 : 0;
+	buf = malloc(size - from + 1);
+	got = buf ? pread(lv->fd, buf, size - from, from) : -1;
+	if (got > 0 && (nl = memrchr(buf, '\n', got))) {
+		*nl = '\0';
+		start = memrchr(buf, '\n', nl - buf);
+		start = start ? start + 1 : buf;
+		audit_hash_line(NULL, start, nl - start, out->last);
+		out->have_last = true;
+		lseek(lv->fd, from + (nl + 1 - buf), SEEK_SET);
+	} else {
+		lseek(lv->fd, 0, SEEK_SET);
+	}
+	free(buf);
 	return 0;
 }
 
@@ -597,25 +736,29 @@ int cmd_events(int argc, char **argv)
 	struct events_opts o = {};
 	struct output out = { .o = &o };
 	struct live lv = { .fd = -1 };
+	char *copy;
 	int ret;
 
 	ret = parse_events_opts(argc, argv, &o);
 	if (ret >= 0)
 		return ret;
+	copy = strdup(o.audit_log);
 	lv.path = o.audit_log;
+	lv.base = copy ? strdup(basename(copy)) : NULL;
+	free(copy);
+	if (!lv.base)
+		return EXIT_FAILED;
 	if (o.last_n > 0)
 		out.held = calloc(o.last_n, sizeof(char *));
 	if (!o.json)
 		print_header();
-	if (o.last_n)
-		ret = read_history(&out, &lv);
-	else if (!open_live(&lv))
-		lseek(lv.fd, 0, SEEK_END);	/* -n 0: only what comes next */
+	ret = o.last_n ? read_history(&out, &lv) : skip_history(&out, &lv);
 	release_held(&out);
 	if (!ret && o.follow)
 		ret = follow(&out, &lv);
 	if (lv.fd >= 0)
 		close(lv.fd);
 	free(lv.buf);
+	free(lv.base);
 	return ret ? EXIT_FAILED : EXIT_OK;
 }

@@ -20,6 +20,7 @@
 #include "enforcer.h"
 #include "event.h"
 #include "log.h"
+#include "packet.h"
 #include "pipeline.h"
 
 #define MAX_POLICY_FILES 64
@@ -34,9 +35,10 @@ struct exec_opts {
 static const char exec_help[] =
 "usage: odsbpf exec [--policy FILE]... [--audit-log FILE] [-v] -- COMMAND [ARG]...\n"
 "\n"
-"Run COMMAND in a new cgroup with the socket programs attached. Its denials\n"
-"are printed on stderr as JSON lines (and appended to the audit log if one\n"
-"is named). Exits with COMMAND's status.\n"
+"Run COMMAND in a new cgroup with the socket programs and cgroup_skb/egress\n"
+"attached (raw and ICMP sockets are judged too). Its denials are printed on\n"
+"stderr as JSON lines (and appended to the audit log if one is named).\n"
+"Exits with COMMAND's status.\n"
 "\n"
 "  -p, --policy FILE     policy file; repeat to merge several\n"
 "                        (default: the built-in policies/default.json)\n"
@@ -192,6 +194,7 @@ static int run_under_policy(struct exec_opts *o, struct policy *pol,
 				   .policy = pol };
 	struct pipeline_opts po;
 	struct pipeline pipe = {};
+	struct packet_layer pl = PACKET_LAYER_INIT;
 	struct enforcer enf;
 	char cgroup[4096];
 	int cg_fd = -1, ret = EXIT_EXEC_FAILED;
@@ -211,6 +214,7 @@ static int run_under_policy(struct exec_opts *o, struct policy *pol,
 
 	if (enforcer_open(&enf, NULL) || enforcer_install(&enf, compiled) ||
 	    enforcer_attach(&enf, cg_fd, cgroup) ||
+	    packet_open(&pl, &enf) || packet_attach_cgroup(&pl, cg_fd, cgroup) ||
 	    enforcer_listen(&enf, emit_kernel_event, &sink) ||
 	    pipeline_open(&pipe, &enf, &sink, NULL, &po))
 		goto close_enforcer;
@@ -231,6 +235,7 @@ close_enforcer:
 	/* Leftover processes are ended before the programs go. */
 	cgroup_destroy(cgroup);
 	pipeline_close(&pipe);	/* what the rate limit held back */
+	packet_close(&pl);
 	enforcer_close(&enf);
 	close(cg_fd);
 	goto close_sink;

@@ -261,6 +261,11 @@ static void print_text(json_t *st)
 		else
 			printf("not attached\n");
 	}
+	json_array_foreach(json_object_get(agent, "xdp"), i, v)
+		printf("xdp:      %-18s ifindex %lld, %s mode\n",
+		       json_string_value(json_object_get(v, "interface")),
+		       json_integer_value(json_object_get(v, "ifindex")),
+		       json_string_value(json_object_get(v, "mode")));
 	json_object_foreach(json_object_get(st, "maps"), key, v)
 		printf("map:      %-18s %lld of %lld entries\n", key,
 		       json_integer_value(json_object_get(v, "entries")),

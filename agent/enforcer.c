@@ -32,7 +32,9 @@ const char *enforcer_hook_name(unsigned int hook)
 static struct bpf_map *sock_maps(struct sock_bpf *s, int i)
 {
 	struct bpf_map *maps[] = {
-		s->maps.odsbpf_pol4, s->maps.odsbpf_pol6, s->maps.odsbpf_active, s->maps.odsbpf_counters, s->maps.odsbpf_events,
+		s->maps.odsbpf_pol4, s->maps.odsbpf_pol6, s->maps.odsbpf_active,
+		s->maps.odsbpf_counters, s->maps.odsbpf_events, s->maps.odsbpf_exempt,
+		s->maps.odsbpf_settings, s->maps.odsbpf_buckets,
 	};
 
 	return i < (int)(sizeof(maps) / sizeof(maps[0])) ? maps[i] : NULL;
@@ -256,8 +258,11 @@ static bool link_on_cgroup(struct bpf_link *link, int cgroup_fd)
 static struct bpf_link *adopt_link(struct bpf_program *prog, const char *path,
 				   int cgroup_fd)
 {
-	struct bpf_link *link = bpf_link__open(path);
+	struct bpf_link *link;
 
+	if (access(path, F_OK))
+		return NULL;	/* nothing pinned: a first start */
+	link = bpf_link__open(path);
 	if (!link)
 		return NULL;
 	if (!link_on_cgroup(link, cgroup_fd)) {
@@ -276,8 +281,8 @@ static struct bpf_link *adopt_link(struct bpf_program *prog, const char *path,
 	return link;
 }
 
-static struct bpf_link *attach_hook(struct enforcer *enf, struct bpf_program *prog,
-				    int cgroup_fd)
+struct bpf_link *enforcer_attach_prog(struct enforcer *enf, struct bpf_program *prog,
+				      int cgroup_fd)
 {
 	struct bpf_link *link;
 	char path[512];
@@ -308,7 +313,7 @@ int enforcer_attach(struct enforcer *enf, int cgroup_fd, const char *cgroup_path
 	 * BPF_F_ALLOW_MULTI does: other agents keep working, any deny wins.
 	 */
 	for (int i = 0; i < ENFORCER_NR_HOOKS; i++) {
-		enf->links[i] = attach_hook(enf, hook_prog(enf, i), cgroup_fd);
+		enf->links[i] = enforcer_attach_prog(enf, hook_prog(enf, i), cgroup_fd);
 		if (!enf->links[i]) {
 			err = -errno;
 			pr_err("cannot attach %s to cgroup %s: %s",

@@ -62,6 +62,15 @@ int enforcer_install(struct enforcer *enf, const struct compiled_policy *c);
  */
 int enforcer_attach(struct enforcer *enf, int cgroup_fd, const char *cgroup_path);
 
+/*
+ * One more cgroup program (of another object, such as the packet layer)
+ * attached the same way: pinned as link_<program name> and adopted in
+ * place when the enforcer pins. NULL with errno set on failure.
+ */
+struct bpf_program;
+struct bpf_link *enforcer_attach_prog(struct enforcer *enf, struct bpf_program *prog,
+				      int cgroup_fd);
+
 int enforcer_listen(struct enforcer *enf, enforcer_event_fn fn, void *ctx);
 /* Wait up to timeout_ms for events and deliver them; returns count or -errno. */
 int enforcer_poll(struct enforcer *enf, int timeout_ms);

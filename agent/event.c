@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
+#include <net/if.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -170,7 +171,9 @@ static void add_identity(struct event_sink *s, const struct odsbpf_event *e,
 {
 	struct podid_info id;
 
-	if (!s->pods || !podid_lookup(s->pods, e->cgroup_id, e->tgid, &id))
+	/* XDP events name an interface, not a cgroup: nothing to look up. */
+	if (!s->pods || !e->cgroup_id ||
+	    !podid_lookup(s->pods, e->cgroup_id, e->tgid, &id))
 		return;
 	json_object_set_new(meta, "namespace", text_or_null(id.namespace));
 	json_object_set_new(meta, "pod", text_or_null(id.pod));
@@ -182,6 +185,34 @@ static void add_identity(struct event_sink *s, const struct odsbpf_event *e,
 		json_object_set_new(ev, "user_id", text_or_null(id.service_account));
 	if (id.ip && json_is_null(json_object_get(ev, "ip_address")))
 		json_object_set_new(ev, "ip_address", json_string(id.ip));
+}
+
+/*
+ * The packet layers know no process: pid, tid and comm are null. XDP
+ * knows no socket either, so no user, but the interface instead.
+ */
+static void packet_metadata(struct event_sink *s, const struct odsbpf_event *e,
+			    json_t *ev, json_t *meta)
+{
+	const char *name = NULL;
+	char buf[IF_NAMESIZE];
+
+	if (e->layer == ODSBPF_LAYER_SOCKET)
+		return;
+	json_object_set_new(meta, "pid", json_null());
+	json_object_set_new(meta, "tid", json_null());
+	json_object_set_new(meta, "comm", json_null());
+	if (e->layer != ODSBPF_LAYER_XDP)
+		return;
+	json_object_set_new(ev, "user_id", json_null());
+	json_object_set_new(meta, "uid", json_null());
+	json_object_set_new(meta, "cgroup_id", json_null());
+	if (s->ifname)
+		name = s->ifname(s->ifname_ctx, e->ifindex);
+	if (!name)
+		name = if_indextoname(e->ifindex, buf);
+	json_object_set_new(meta, "interface", name ? json_string(name) : json_null());
+	json_object_set_new(meta, "ifindex", json_integer(e->ifindex));
 }
 
 json_t *event_from_kernel(struct event_sink *s, const struct odsbpf_event *e)
@@ -199,7 +230,8 @@ json_t *event_from_kernel(struct event_sink *s, const struct odsbpf_event *e)
 		return NULL;
 
 	ev = json_pack("{s:s, s:s, s:s}", "timestamp", ts,
-		       "action", is_connect ? "egress.connect" : "egress.sendmsg",
+		       "action", e->layer != ODSBPF_LAYER_SOCKET ? "egress.packet" :
+				 is_connect ? "egress.connect" : "egress.sendmsg",
 		       "user_id", uid);
 	if (!ev) {
 		json_decref(meta);
@@ -213,7 +245,9 @@ json_t *event_from_kernel(struct event_sink *s, const struct odsbpf_event *e)
 	}
 	json_object_set_new(ev, "status", json_string(
 		e->verdict == ODSBPF_VERDICT_AUDITED ? "audited" : "denied"));
-	add_identity(s, e, ev, meta);
+	if (e->layer != ODSBPF_LAYER_XDP)
+		add_identity(s, e, ev, meta);
+	packet_metadata(s, e, ev, meta);
 	json_object_set_new(ev, "metadata", meta);
 	return ev;
 }
@@ -249,6 +283,8 @@ int event_emit(struct event_sink *s, json_t *ev)
 
 	if (!ev)
 		return -ENOMEM;
+	if (s->observe)
+		s->observe(s->observe_ctx, ev);
 	if (meta)
 		audit_chain_stamp(&s->log.chain, meta);
 	line = json_dumps(ev, JSON_COMPACT | JSON_PRESERVE_ORDER);

@@ -22,6 +22,12 @@ struct event_sink {
 	const struct audit_log_opts *log_opts;	/* NULL: the defaults */
 	const char *node;
 	struct podid *pods;		/* pod identity; NULL off a node */
+	/* the name of an XDP event's interface (packet_ifname); may be NULL */
+	const char *(*ifname)(void *ctx, __u32 ifindex);
+	void *ifname_ctx;
+	/* shown every event before it is written (the metrics); may be NULL */
+	void (*observe)(void *ctx, const json_t *ev);
+	void *observe_ctx;
 	/* rule names of the policy in force and of the one before it */
 	const struct policy *policy;
 	__u32 policy_id;

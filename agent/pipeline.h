@@ -81,7 +81,8 @@ enum {
 "      --rate-burst N        events at once before the limit (default 20)\n" \
 "log files:\n"								\
 "      --audit-log-rotate-size SIZE  rotate past SIZE (default 100M; 0: never)\n" \
-"      --audit-log-rotate-age DUR    rotate a file this old (default 24h; 0: never)\n" \
+"      --audit-log-rotate-age DUR    rotate a file this old\n"	\
+"                                    (default 24h; 0: never)\n"	\
 "      --audit-log-retention DUR     delete rotated files older than DUR\n" \
 "                                    (default 365d; 0: never)\n"	\
 "      --audit-log-fsync DUR         fdatasync at most DUR after a line\n" \

@@ -67,14 +67,16 @@ static bool ends_with(const char *s, size_t len, const char *suffix)
 }
 
 /*
- * A pod's own cgroup: kubepods[-QOS]-pod<uid>.slice (systemd; the uid's
- * dashes written as underscores) or pod<uid> (cgroupfs).
+ * A pod's own cgroup: [kubelet-]kubepods[-QOS]-pod<uid>.slice (systemd;
+ * the uid's dashes written as underscores) or pod<uid> (cgroupfs).
  */
-static bool pod_component(const char *name, size_t len, char uid[PODID_UID_LEN])
+static bool pod_component(const char *name, size_t len, char out[PODID_UID_LEN])
 {
 	const char *start, *end = name + len;
+	char uid[PODID_UID_LEN];
 
-	if (!strncmp(name, "kubepods", 8) && ends_with(name, len, ".slice")) {
+	/* kubelet --cgroup-root=/kubelet (kind) prefixes "kubelet-" */
+	if (memmem(name, len, "kubepods", 8) && ends_with(name, len, ".slice")) {
 		start = memmem(name, len, "-pod", 4);
 		for (const char *p = start; p; p = memmem(p + 1, end - p - 1, "-pod", 4))
 			start = p;
@@ -94,7 +96,10 @@ static bool pod_component(const char *name, size_t len, char uid[PODID_UID_LEN])
 	for (char *p = uid; *p; p++)
 		if (*p == '_')
 			*p = '-';
-	return valid_uid(uid, strlen(uid));
+	if (!valid_uid(uid, strlen(uid)))
+		return false;
+	strcpy(out, uid);
+	return true;
 }
 
 static const struct {
@@ -657,12 +662,21 @@ bool podid_lookup(struct podid *p, __u64 cgroup_id, __u32 pid,
 int podid_init(struct podid *p, const struct podid_opts *o)
 {
 	memset(p, 0, sizeof(*p));
-	p->o = *o;
+	p->o.cgroup_root = strdup(o->cgroup_root);
+	p->o.pods_log_dir = strdup(o->pods_log_dir);
+	p->o.kubelet_dir = o->kubelet_dir ? strdup(o->kubelet_dir) : NULL;
+	if (!p->o.cgroup_root || !p->o.pods_log_dir || (o->kubelet_dir && !p->o.kubelet_dir)) {
+		podid_free(p);
+		return -ENOMEM;
+	}
 	return podid_scan(p);
 }
 
 void podid_free(struct podid *p)
 {
+	free((char *)p->o.cgroup_root);
+	free((char *)p->o.pods_log_dir);
+	free((char *)p->o.kubelet_dir);
 	free(p->cgroups);
 	free_pods(p->pods, p->nr_pods);
 	memset(p, 0, sizeof(*p));

@@ -193,31 +193,11 @@ static __always_inline bool skb_exempt(struct __sk_buff *skb)
 }
 
 /*
- * The parser and the verdict are global functions: the verifier checks
- * each once, instead of once for every way the parser can end.
- */
-__noinline int parse_skb(struct __sk_buff *skb, struct packet *p)
-{
-	struct cursor c = { .ctx = skb, .xdp = false };
-
-	if (!p)
-		return PARSE_UNPARSEABLE;
-	return parse_packet(&c, p);
-}
-
-__noinline int parse_xdp(struct xdp_md *ctx, struct packet *p)
-{
-	struct cursor c = { .ctx = ctx, .xdp = true };
-
-	if (!p)
-		return PARSE_UNPARSEABLE;
-	return parse_frame(&c, p);
-}
-
-/*
  * Judge a parsed packet, count and report it; true when it may pass. In
  * audit mode cgroup_skb records the flow, and XDP reports only a flow
- * cgroup_skb did not let through before it.
+ * cgroup_skb did not let through before it. A global function, like the
+ * parser's entry points, so that the verifier checks it once rather than
+ * once for every way parsing can end.
  */
 __noinline bool judge(const struct packet *p, const struct origin *o)
 {

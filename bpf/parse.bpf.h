@@ -147,7 +147,7 @@ struct wire_l4_8 {
 /* Where the parser reads: a frame at XDP, a packet at cgroup_skb. */
 struct cursor {
 	void *ctx;
-	__u32 off;		/* start of the next header */
+	__u64 off;		/* start of the next header */
 	bool xdp;		/* constant per program: how to read */
 };
 
@@ -168,19 +168,23 @@ struct packet {
  * packet. XDP reads the frame in place; cgroup_skb asks the kernel, as
  * the skb's headers need not all be in its linear part.
  */
-static __always_inline bool load(const struct cursor *c, __u32 off, void *to,
+static __always_inline bool load(const struct cursor *c, __u64 off, void *to,
 				 __u32 len)
 {
 	if (off > PARSE_MAX_OFF)
 		return false;
+	/* Keep clang from redoing the sum unchecked: the verifier needs
+	 * the bound on the very register added to the packet pointer. */
+	barrier_var(off);
 	if (c->xdp) {
 		struct xdp_md *x = c->ctx;
 		void *data = (void *)(long)x->data;
 		void *end = (void *)(long)x->data_end;
+		void *at = data + off;
 
-		if (data + off + len > end)
+		if (at + len > end)
 			return false;
-		__builtin_memcpy(to, data + off, len);
+		__builtin_memcpy(to, at, len);
 		return true;
 	}
 	return bpf_skb_load_bytes(c->ctx, off, to, len) == 0;
@@ -249,15 +253,16 @@ static __always_inline enum parse_result parse_l4(struct cursor *c,
  * Walk the len option bytes at off: a loose or strict source route means
  * the destination field is only the next hop, so the packet cannot be
  * judged by it. The walk goes byte by byte and acts where the next option
- * starts, which keeps the verifier's view of it small: i is a constant in
- * each round, only next varies.
+ * starts, so that i is a constant in each round and only next varies.
  */
-static __always_inline enum parse_result check_ip4_options(struct cursor *c,
-							   __u32 off, __u32 len)
+static __always_inline enum parse_result walk_ip4_options(struct cursor *c,
+							  __u64 off, __u64 len)
 {
-	__u32 next = 0;		/* where the next option starts */
+	__u64 next = 0;		/* where the next option starts */
 
-	for (__u32 i = 0; i < IP4_MAX_OPT_LEN; i++) {
+	if (len > IP4_MAX_OPT_LEN)
+		return PARSE_UNPARSEABLE;
+	for (__u64 i = 0; i < IP4_MAX_OPT_LEN; i++) {
 		__u8 type, opt_len;
 
 		if (i >= len)
@@ -283,12 +288,39 @@ static __always_inline enum parse_result check_ip4_options(struct cursor *c,
 	return PARSE_JUDGE;
 }
 
+/*
+ * The walk is a global function, one per program type: the verifier
+ * checks it once rather than once for every way the parser reaches it.
+ * (This header is therefore included by one object file only.)
+ */
+__noinline int ip4_options_skb(struct __sk_buff *skb, __u64 off, __u64 len)
+{
+	struct cursor c = { .ctx = skb, .xdp = false };
+
+	return walk_ip4_options(&c, off, len);
+}
+
+__noinline int ip4_options_xdp(struct xdp_md *ctx, __u64 off, __u64 len)
+{
+	struct cursor c = { .ctx = ctx, .xdp = true };
+
+	return walk_ip4_options(&c, off, len);
+}
+
+static __always_inline enum parse_result check_ip4_options(struct cursor *c,
+							   __u64 off, __u64 len)
+{
+	if (c->xdp)
+		return ip4_options_xdp(c->ctx, off, len);
+	return ip4_options_skb(c->ctx, off, len);
+}
+
 static __always_inline enum parse_result parse_ip4(struct cursor *c,
 						   struct packet *p)
 {
 	struct wire_ip4 ip;
 	enum parse_result r;
-	__u32 hlen;
+	__u64 hlen;
 
 	if (!load(c, c->off, &ip, sizeof(ip)))
 		return PARSE_UNPARSEABLE;
@@ -411,26 +443,11 @@ static __always_inline enum parse_result parse_arp(struct cursor *c)
 	return PARSE_NEIGHBOUR;
 }
 
-/* XDP: an Ethernet frame with up to ODSBPF_MAX_VLAN_TAGS tags. */
-static __always_inline enum parse_result parse_frame(struct cursor *c,
-						     struct packet *p)
+/* The network header at c->off, by its ethertype (host order). */
+static __always_inline enum parse_result parse_l3(struct cursor *c, __u64 proto,
+						  struct packet *p)
 {
-	struct wire_vlan tag;
-	__be16 proto;
-
-	if (!load(c, 12, &proto, sizeof(proto)))
-		return PARSE_UNPARSEABLE;
-	c->off = ETH_HLEN;
-	for (int i = 0; i < ODSBPF_MAX_VLAN_TAGS; i++) {
-		if (proto != bpf_htons(ETH_P_8021Q) && proto != bpf_htons(ETH_P_8021AD))
-			break;
-		if (!load(c, c->off, &tag, sizeof(tag)))
-			return PARSE_UNPARSEABLE;
-		proto = tag.proto;
-		c->off += sizeof(tag);
-	}
-
-	switch (bpf_ntohs(proto)) {
+	switch (proto) {
 	case ETH_P_IP:
 		return parse_ip4(c, p);
 	case ETH_P_IPV6:
@@ -445,20 +462,54 @@ static __always_inline enum parse_result parse_frame(struct cursor *c,
 	}
 }
 
-/* cgroup_skb: the packet starts at its IP header; the version says which. */
-static __always_inline enum parse_result parse_packet(struct cursor *c,
-						      struct packet *p)
+/*
+ * The entry points, and the network layer of a frame, are global
+ * functions too: the verifier checks the network layer once, not once
+ * per number of VLAN tags before it. Each returns an enum parse_result.
+ */
+__noinline int parse_l3_xdp(struct xdp_md *ctx, __u64 off, __u64 proto,
+			    struct packet *p)
 {
+	struct cursor c = { .ctx = ctx, .off = off, .xdp = true };
+
+	if (!p)
+		return PARSE_UNPARSEABLE;
+	return parse_l3(&c, proto, p);
+}
+
+/* XDP: an Ethernet frame with up to ODSBPF_MAX_VLAN_TAGS tags. */
+__noinline int parse_xdp(struct xdp_md *ctx, struct packet *p)
+{
+	struct cursor c = { .ctx = ctx, .off = ETH_HLEN, .xdp = true };
+	struct wire_vlan tag;
+	__be16 proto;
+
+	if (!load(&c, 12, &proto, sizeof(proto)))
+		return PARSE_UNPARSEABLE;
+	for (int i = 0; i < ODSBPF_MAX_VLAN_TAGS; i++) {
+		if (proto != bpf_htons(ETH_P_8021Q) && proto != bpf_htons(ETH_P_8021AD))
+			break;
+		if (!load(&c, c.off, &tag, sizeof(tag)))
+			return PARSE_UNPARSEABLE;
+		proto = tag.proto;
+		c.off += sizeof(tag);
+	}
+	return parse_l3_xdp(ctx, c.off, bpf_ntohs(proto), p);
+}
+
+/* cgroup_skb: the packet starts at its IP header; the version says which. */
+__noinline int parse_skb(struct __sk_buff *skb, struct packet *p)
+{
+	struct cursor c = { .ctx = skb, .off = 0, .xdp = false };
 	__u8 version;
 
-	c->off = 0;
-	if (!load(c, 0, &version, 1))
+	if (!p || !load(&c, 0, &version, 1))
 		return PARSE_UNPARSEABLE;
 	switch (version >> 4) {
 	case 4:
-		return parse_ip4(c, p);
+		return parse_l3(&c, ETH_P_IP, p);
 	case 6:
-		return parse_ip6(c, p);
+		return parse_l3(&c, ETH_P_IPV6, p);
 	default:
 		return PARSE_UNPARSEABLE;
 	}

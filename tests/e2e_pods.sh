@@ -8,18 +8,15 @@
 # kubelet-like directories in its temp dir, and a pod network namespace
 # where the denied address and the pod's IP are bound. The agent gets
 # the test's roots as flags and enforces on the test cgroup only.
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/fakenode.sh"
 
-POL="$ROOT/tests/policies"
-
-# The pods: name | namespace | uid | cgroup below the test cgroup | log dir?
 UID_WEB=3f1e2d4c-1111-4a2b-9c3d-000000000001
 UID_DNS=3f1e2d4c-2222-4a2b-9c3d-000000000002
 UID_LATE=3f1e2d4c-3333-4a2b-9c3d-000000000003
 UID_DB=3f1e2d4c-4444-4a2b-9c3d-000000000004
-cid() { printf '%s' "$1" | sha256sum | cut -c1-64; }
 systemd_uid() { tr - _ <<<"$1"; }
 
+# The pods' cgroups, one per driver, runtime and QoS class.
 POD_WEB="kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod$(systemd_uid $UID_WEB).slice"
 POD_DNS="kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-pod$(systemd_uid $UID_DNS).slice"
 POD_LATE="kubepods/burstable/pod$UID_LATE"
@@ -29,31 +26,6 @@ CT_WEB_PAUSE="$POD_WEB/cri-containerd-$(cid web-pause).scope"
 CT_DNS="$POD_DNS/crio-$(cid dns).scope"
 CT_LATE="$POD_LATE/$(cid late)"
 CT_DB="$POD_DB/docker-$(cid db).scope"
-
-# mk_cgroups REL...: make each level below the test cgroup, to be removed
-# deepest first.
-mk_cgroups() {
-	local rel path part
-
-	for rel in "$@"; do
-		path="$CG"
-		for part in ${rel//\// }; do
-			path="$path/$part"
-			[ -d "$path" ] && continue
-			mkdir "$path" || return 1
-			SANDBOX_CGROUPS="$path $SANDBOX_CGROUPS"
-		done
-	done
-}
-
-# in_cgroup REL CMD...: run CMD in the cgroup and the pod network namespace.
-in_cgroup() {
-	local rel=$1
-
-	shift
-	sh -c 'echo $$ > "$1/cgroup.procs" && shift && exec "$@"' sh "$CG/$rel" \
-		nsenter --net="/run/netns/$SANDBOX_NS" "$@"
-}
 
 probe_in() {
 	in_cgroup "$1" "$PROBE" connect tcp 198.51.100.10 8080 2>&1 | sed -n 's/^result=//p'
@@ -100,45 +72,32 @@ fake_token() {
 }
 
 lay_out_node() {
+	local token="$KUBELET/pods/$UID_WEB/volumes/kubernetes.io~projected/kube-api-access-x"
+
 	mk_cgroups "$CT_WEB" "$CT_WEB_PAUSE" "$CT_DNS" "$CT_LATE" "$CT_DB" agent-pod \
 		not-a-pod || return 1
-	PODS="$SANDBOX_TMP/pods" KUBELET="$SANDBOX_TMP/kubelet"
 	mkdir -p "$PODS/shop_web-0_$UID_WEB/app" "$PODS/kube-system_coredns-0_$UID_DNS" \
-		"$PODS/shop_db-0_$UID_DB" || return 1
-	mkdir -p "$KUBELET/pods/$UID_WEB/volumes/kubernetes.io~projected/kube-api-access-x" &&
-		fake_token shop:web \
-		>"$KUBELET/pods/$UID_WEB/volumes/kubernetes.io~projected/kube-api-access-x/token"
+		"$PODS/shop_db-0_$UID_DB" "$token" || return 1
+	fake_token shop:web >"$token/token"
 	# The pod's sandbox holds its network namespace, where eth0 has its IP.
 	in_ns ip link add eth0 type veth peer name eth0-peer &&
 		in_ns ip addr add 10.244.1.7/24 dev eth0 && in_ns ip link set eth0-peer up &&
 		in_ns ip link set eth0 up || return 1
-	sh -c 'echo $$ > "$1/cgroup.procs" && shift && exec "$@"' sh "$CG/$CT_WEB_PAUSE" \
-		nsenter --net="/run/netns/$SANDBOX_NS" sleep 600 &
-	SANDBOX_PIDS="$SANDBOX_PIDS $!"
-}
-
-start_agent() {
-	sh -c 'echo $$ > "$1/cgroup.procs" && shift && exec "$@"' sh "$CG/agent-pod" \
-		"$ODSBPF" agent --cgroup "$CG" --policy-dir "$DIR" --audit-log "$LOG" \
-		--pin-root "$SANDBOX_TMP/bpffs" --state-dir "$SANDBOX_TMP/state" \
-		--pods-log-dir "$PODS" --kubelet-dir "$KUBELET" -v \
-		>"$SANDBOX_TMP/agent.out" 2>"$SANDBOX_TMP/agent.err" &
-	AGENT_PID=$!
-	SANDBOX_PIDS="$SANDBOX_PIDS $AGENT_PID"
-	wait_for_line "$LOG" '"action":"agent.start"'
+	start_in_cgroup "$CT_WEB_PAUSE" sleep 600
 }
 
 # Entries of the odsbpf_exempt map the agent's connect4 program reads.
 exempt_entries() {
-	local prog map
-
-	prog=$(bpftool -j link show pinned "$SANDBOX_TMP"/bpffs/v*/link_connect4 |
-		python3 -c 'import json,sys; print(json.load(sys.stdin)["prog_id"])') &&
-	map=$(bpftool -j prog show id "$prog" | python3 -c 'import json,sys
-for m in json.load(sys.stdin)["map_ids"]: print(m)' | while read -r id; do
-		bpftool -j map show id "$id" | grep -q '"name":"odsbpf_exempt"' && echo "$id"
-	done) &&
-	bpftool -j map dump id "$map" | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))'
+	python3 - "$SANDBOX_TMP"/bpffs/v*/link_connect4 <<'EOF'
+import json, subprocess, sys
+def bpftool(*args):
+    out = subprocess.run(["bpftool", "-j", *args], capture_output=True, text=True)
+    return json.loads(out.stdout)
+prog = bpftool("link", "show", "pinned", sys.argv[1])["prog_id"]
+for m in bpftool("prog", "show", "id", str(prog))["map_ids"]:
+    if bpftool("map", "show", "id", str(m))["name"] == "odsbpf_exempt":
+        print(len(bpftool("map", "dump", "id", str(m))))
+EOF
 }
 
 test_identity() {
@@ -195,22 +154,14 @@ main() {
 		return 0
 	fi
 	command -v bpftool >/dev/null || { skip e2e_pods "bpftool missing"; return 0; }
-	sandbox_up || { fail e2e_pods_setup "cannot make the test namespace"; return; }
-	sandbox_addr 198.51.100.10
-	sandbox_start "$PROBE" listen 198.51.100.10 8080
-	CG=$(sandbox_cgroup node) || { fail e2e_pods_setup "cannot make a cgroup"; return; }
-	SANDBOX_CGROUPS="$SANDBOX_CGROUPS $CG"	# made in a subshell: not yet listed
+	node_up || { fail e2e_pods_setup "cannot make the test namespace and cgroup"; return; }
 	lay_out_node || { fail e2e_pods_setup "cannot lay out the fake node"; return; }
-	DIR="$SANDBOX_TMP/policy" LOG="$SANDBOX_TMP/audit.log"
-	mkdir "$DIR" && cp "$POL/pods.json" "$DIR/"
 
-	start_agent || { fail e2e_pods_agent_starts "$(head -c 600 "$SANDBOX_TMP/agent.err")"; return; }
+	# The agent runs in a "pod" of its own below the enforced cgroup.
+	AGENT_CGROUP="$CG/agent-pod" start_agent -v || { fail e2e_pods_agent_starts "$(head -c 600 "$SANDBOX_TMP/agent.err")"; return; }
 	test_identity
 	test_exemptions
-
-	kill -TERM "$AGENT_PID" && wait "$AGENT_PID"
-	"$ODSBPF" agent --uninstall --pin-root "$SANDBOX_TMP/bpffs" \
-		--state-dir "$SANDBOX_TMP/state" 2>/dev/null
+	stop_agent
 }
 
 main

@@ -134,12 +134,15 @@ test_exec_rejects_an_invalid_policy() {
 }
 
 test_exec_removes_its_cgroup() {
-	local root
+	local root pid
 
 	root=$(cgroup2_root)
-	in_ns "$ODSBPF" exec -- sh -c 'sleep 30 & exit 0' 2>/dev/null
-	if ls -d "$root"/odsbpf-exec-* >/dev/null 2>&1; then
-		fail "${FUNCNAME[0]}" "left behind: $(ls -d "$root"/odsbpf-exec-*)"
+	# nsenter execs odsbpf in place, so $! is the pid its cgroup is named by.
+	in_ns "$ODSBPF" exec -- sh -c 'sleep 30 & exit 0' 2>/dev/null &
+	pid=$!
+	wait "$pid"
+	if [ -d "$root/odsbpf-exec-$pid" ]; then
+		fail "${FUNCNAME[0]}" "left behind: $root/odsbpf-exec-$pid"
 	else
 		pass "${FUNCNAME[0]}"
 	fi

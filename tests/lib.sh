@@ -44,7 +44,11 @@ sandbox_teardown() {
 	if [ -n "$SANDBOX_TMP" ] && mountpoint -q "$SANDBOX_TMP/bpffs" 2>/dev/null; then
 		umount "$SANDBOX_TMP/bpffs"
 	fi
-	for cg in $SANDBOX_CGROUPS; do
+	# Two passes: a parent listed before its child goes on the second.
+	local listed=""
+	[ -n "$SANDBOX_TMP" ] && [ -f "$SANDBOX_TMP/cgroups" ] &&
+		listed=$(tac "$SANDBOX_TMP/cgroups")
+	for cg in $SANDBOX_CGROUPS $listed $SANDBOX_CGROUPS $listed; do
 		[ -d "$cg" ] && rmdir "$cg" 2>/dev/null
 	done
 	[ -n "$SANDBOX_NS" ] && ip netns del "$SANDBOX_NS" 2>/dev/null
@@ -87,10 +91,12 @@ sandbox_start() {
 }
 
 # sandbox_cgroup NAME: make a cgroup below the cgroup2 root, print its path.
+# Callers run it in $(...), a subshell: the path is remembered in a file,
+# which the teardown reads, not in a variable the subshell would lose.
 sandbox_cgroup() {
 	cg="$(cgroup2_root)/odsbpf-test-$$-$1"
 	mkdir "$cg" || return 1
-	SANDBOX_CGROUPS="$cg $SANDBOX_CGROUPS"
+	echo "$cg" >>"$SANDBOX_TMP/cgroups"
 	echo "$cg"
 }
 

@@ -8,6 +8,7 @@
  *   probe [--comm NAME] connect tcp|udp ADDR PORT
  *   probe [--comm NAME] sendto udp ADDR PORT       (unconnected)
  *   probe [--comm NAME] fastopen ADDR PORT         (sendto MSG_FASTOPEN)
+ *   probe [--comm NAME] flood tcp|udp ADDR PORT N  (N connects, one socket)
  *   probe listen ADDR PORT                         (TCP, greets each client)
  *
  * Only ever run inside a network namespace a test made, aimed at
@@ -121,6 +122,36 @@ static int do_fastopen(const char *addr, const char *port)
 	return rc;
 }
 
+/*
+ * N connects on one socket, in a bounded loop: a denied connect leaves
+ * the socket unconnected, so it can try again. Prints the tally, then
+ * result=EPERM when every one was denied.
+ */
+static int do_flood(const char *proto, const char *addr, const char *port,
+		    const char *count)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = parse_sockaddr(addr, port, &ss);
+	int type = !strcmp(proto, "udp") ? SOCK_DGRAM : SOCK_STREAM;
+	int fd = open_socket(ss.ss_family, type);
+	long n = atol(count), eperm = 0, other = 0;
+
+	for (long i = 0; i < n; i++) {
+		if (!connect(fd, (struct sockaddr *)&ss, len)) {
+			other++;
+			break;	/* connected: the rest would not be judged */
+		}
+		if (errno == EPERM)
+			eperm++;
+		else
+			other++;
+	}
+	close(fd);
+	printf("attempts=%ld eperm=%ld other=%ld\n", eperm + other, eperm, other);
+	printf("result=%s\n", eperm == n ? "EPERM" : "mixed");
+	return eperm == n ? 1 : 0;
+}
+
 static int do_listen(const char *addr, const char *port)
 {
 	struct sockaddr_storage ss;
@@ -161,6 +192,8 @@ int main(int argc, char **argv)
 		return do_fastopen(argv[2], argv[3]);
 	if (argc == 4 && !strcmp(argv[1], "listen"))
 		return do_listen(argv[2], argv[3]);
-	fprintf(stderr, "usage: probe [--comm NAME] connect tcp|udp ADDR PORT | sendto udp ADDR PORT | fastopen ADDR PORT | listen ADDR PORT\n");
+	if (argc == 6 && !strcmp(argv[1], "flood"))
+		return do_flood(argv[2], argv[3], argv[4], argv[5]);
+	fprintf(stderr, "usage: probe [--comm NAME] connect tcp|udp ADDR PORT | sendto udp ADDR PORT | fastopen ADDR PORT | listen ADDR PORT | flood tcp|udp ADDR PORT N\n");
 	return 2;
 }
