@@ -392,8 +392,11 @@ static int open_target_cgroup(const char *path)
 }
 
 /*
- * First policy: the directory's, else the built-in default, said loudly.
- * Production will not start on a policy it refuses: it exits instead.
+ * First policy: the directory's; else the pinned one an earlier agent left
+ * (the last that loaded, as after a rejected reload: a rollout of a broken
+ * policy must not swap the node to the default); else the built-in
+ * default, said loudly. Production will not start on a policy it refuses:
+ * it exits instead. Either fallback leaves the agent not ready.
  */
 static int apply_first_policy(struct agent_state *st, const char *dir)
 {
@@ -402,6 +405,11 @@ static int apply_first_policy(struct agent_state *st, const char *dir)
 	if (dir && st->opts->production) {
 		pr_err("agent: ENVIRONMENT=production: no acceptable policy in %s; not starting", dir);
 		return -EPERM;
+	}
+	if (dir && st->enf.installed) {
+		pr_warn("no valid policy in %s: the pinned policy %u stays in force", dir,
+			st->enf.policy_id);
+		return 0;
 	}
 	if (dir)
 		pr_warn("no valid policy in %s: enforcing the built-in default policy", dir);

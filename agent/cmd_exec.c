@@ -38,7 +38,8 @@ static const char exec_help[] =
 "Run COMMAND in a new cgroup with the socket programs and cgroup_skb/egress\n"
 "attached (raw and ICMP sockets are judged too). Its denials are printed on\n"
 "stderr as JSON lines (and appended to the audit log if one is named).\n"
-"Exits with COMMAND's status.\n"
+"Exits with COMMAND's status. File descriptors other than 0, 1 and 2 are\n"
+"closed first: a socket made outside the cgroup would not be judged.\n"
 "\n"
 "  -p, --policy FILE     policy file; repeat to merge several\n"
 "                        (default: the built-in policies/default.json)\n"
@@ -134,6 +135,13 @@ static void run_child(const char *cgroup, char **command)
 		pr_err("cannot move into cgroup %s: %s", cgroup, strerror(-err));
 		_exit(EXIT_EXEC_FAILED);
 	}
+	/*
+	 * A socket is judged by the cgroup it was created in: one inherited
+	 * from outside would escape the policy, so only stdio goes on.
+	 */
+	if (close_range(3, ~0U, 0))
+		for (int fd = 3; fd < 1024; fd++)
+			close(fd);
 	execvp(command[0], command);
 	err = errno;
 	pr_err("cannot run %s: %s", command[0], strerror(err));

@@ -62,7 +62,11 @@ json_t *event_string(const char *bytes, size_t len)
 
 	if (s)
 		return s;
-	/* Not UTF-8: keep every byte visible rather than drop the field. */
+	/*
+	 * Not UTF-8: keep every byte visible rather than drop the field. A
+	 * backslash is doubled, so that a name which spells "\xff" in ASCII
+	 * cannot pass for one holding the byte 0xff.
+	 */
 	buf = malloc(len * 4 + 1);
 	if (!buf)
 		return json_null();
@@ -70,10 +74,14 @@ json_t *event_string(const char *bytes, size_t len)
 	for (size_t i = 0; i < len; i++) {
 		unsigned char c = bytes[i];
 
-		if (c < 0x80)
+		if (c == '\\') {
+			*p++ = '\\';
+			*p++ = '\\';
+		} else if (c < 0x80) {
 			*p++ = c;
-		else
+		} else {
 			p += sprintf(p, "\\x%02x", c);
+		}
 	}
 	s = json_stringn(buf, p - buf);
 	free(buf);

@@ -356,6 +356,13 @@ static void on_mhd_log(void *cls, const char *fmt, va_list ap)
 
 /* ---- the server ---- */
 
+static uint16_t port_of(const struct sockaddr_storage *sa)
+{
+	if (sa->ss_family == AF_INET6)
+		return ntohs(((const struct sockaddr_in6 *)sa)->sin6_port);
+	return ntohs(((const struct sockaddr_in *)sa)->sin_port);
+}
+
 /*
  * The agent's signals (SIGTERM, SIGHUP...) must reach its own thread,
  * whose poll() they wake: libmicrohttpd's thread starts with them
@@ -372,8 +379,11 @@ static struct MHD_Daemon *start_daemon(struct http_server *srv,
 		flags |= MHD_USE_IPv6;
 	sigfillset(&all);
 	pthread_sigmask(SIG_BLOCK, &all, &old);
-	/* The logger first, or earlier options' messages bypass it. */
-	d = MHD_start_daemon(flags, 0, NULL, NULL, on_request, srv,
+	/*
+	 * MHD binds sa; the port argument only names it in MHD's messages.
+	 * The logger comes first, or earlier options' messages bypass it.
+	 */
+	d = MHD_start_daemon(flags, port_of(sa), NULL, NULL, on_request, srv,
 			     MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL,
 			     MHD_OPTION_SOCK_ADDR, sa,
 			     MHD_OPTION_CONNECTION_LIMIT, (unsigned int)HTTP_MAX_CONNECTIONS,

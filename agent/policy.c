@@ -9,6 +9,7 @@
 #include <linux/types.h>
 
 #include "odsbpf.h"
+#include "log.h"
 #include "policy.h"
 
 #define MODE_UNSET	-1
@@ -172,6 +173,29 @@ static int parse_protocols(struct parse_ctx *ctx, const char *path,
 	return 0;
 }
 
+/*
+ * CIDRs that mean less, or more, than they seem to. Every IPv4 destination
+ * is judged as IPv4, so an IPv6 prefix shorter than /96 never reaches the
+ * v4-mapped or NAT64 addresses it appears to hold, and a mapped or NAT64
+ * /96 is all of IPv4.
+ */
+static void warn_surprising_cidr(struct parse_ctx *ctx, const char *path,
+				 const char *text, const struct addr_prefix *c)
+{
+	static const uint8_t mapped[16] = { [10] = 0xff, [11] = 0xff };
+	static const uint8_t nat64[16] = { 0x00, 0x64, 0xff, 0x9b };
+	struct addr_prefix m = { .len = 128 }, n = { .len = 128 };
+
+	memcpy(m.addr, mapped, 16);
+	memcpy(n.addr, nat64, 16);
+	if (!c->is4 && (addr_contains(c, &m) || addr_contains(c, &n)))
+		pr_warn("%s: %s: \"%s\" does not reach v4-mapped or NAT64 destinations: they are judged as the IPv4 they carry; add an IPv4 CIDR (such as 0.0.0.0/0) for them",
+			ctx->file, path, text);
+	if (c->is4 && !c->len && strchr(text, ':'))
+		pr_warn("%s: %s: \"%s\" is written as IPv6 but means every IPv4 destination (0.0.0.0/0)",
+			ctx->file, path, text);
+}
+
 static int parse_cidrs(struct parse_ctx *ctx, const char *path, json_t *arr,
 		       struct policy_rule *r)
 {
@@ -193,6 +217,7 @@ static int parse_cidrs(struct parse_ctx *ctx, const char *path, json_t *arr,
 				      sizeof(why)))
 			return fail(ctx, p, "\"%s\": %s", json_string_value(v),
 				    why);
+		warn_surprising_cidr(ctx, p, json_string_value(v), &r->cidrs[i]);
 		r->nr_cidrs++;
 	}
 	return 0;
@@ -356,6 +381,19 @@ static int parse_rule(struct parse_ctx *ctx, size_t idx, json_t *obj,
 	return 0;
 }
 
+/* A DNS-1123 label, as Kubernetes names namespaces. */
+static bool valid_namespace(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (!n || n > 63 || s[0] == '-' || s[n - 1] == '-')
+		return false;
+	for (; *s; s++)
+		if (!(*s >= 'a' && *s <= 'z') && !(*s >= '0' && *s <= '9') && *s != '-')
+			return false;
+	return true;
+}
+
 static int parse_exemptions(struct parse_ctx *ctx, json_t *arr,
 			    struct policy *pol)
 {
@@ -383,6 +421,9 @@ static int parse_exemptions(struct parse_ctx *ctx, json_t *arr,
 		ns = json_object_get(v, "namespace");
 		if (!json_is_string(ns) || !*json_string_value(ns))
 			return fail(ctx, p, "namespace: required: a non-empty string");
+		if (!valid_namespace(json_string_value(ns)))
+			return fail(ctx, p, "namespace: \"%s\": not a Kubernetes namespace name (1-63 of a-z 0-9 -, starting and ending with a letter or digit)",
+				    json_string_value(ns));
 		pol->exempt_namespaces[i] = strdup(json_string_value(ns));
 		if (!pol->exempt_namespaces[i])
 			return -ENOMEM;
@@ -541,20 +582,47 @@ static int merge_into(struct parse_ctx *ctx, struct policy *all,
 	return 0;
 }
 
+/* The whole file, NUL-terminated; NULL with errno set. */
+static char *slurp(const char *path)
+{
+	FILE *f = fopen(path, "re");
+	char *buf = NULL;
+	size_t cap = 0;
+	ssize_t n;
+
+	if (!f)
+		return NULL;
+	n = getdelim(&buf, &cap, '\0', f);
+	if (n < 0 && !ferror(f)) {
+		free(buf);
+		buf = strdup("");
+	}
+	fclose(f);
+	return buf;
+}
+
 static int load_json(struct parse_ctx *ctx, const char *text, json_t **doc)
 {
+	char *owned = NULL;
 	json_error_t jerr;
 
-	if (text)
-		*doc = json_loads(text, JSON_REJECT_DUPLICATES, &jerr);
-	else
-		*doc = json_load_file(ctx->file, JSON_REJECT_DUPLICATES, &jerr);
+	if (!text) {
+		text = owned = slurp(ctx->file);
+		if (!text) {
+			int err = errno;
+
+			snprintf(ctx->err, ctx->err_len, "%s: cannot read: %s", ctx->file,
+				 strerror(err));
+			return -err;
+		}
+	}
+	/* Editors on some systems start UTF-8 files with a byte-order mark. */
+	if (!strncmp(text, "\xef\xbb\xbf", 3))
+		text += 3;
+	*doc = json_loads(text, JSON_REJECT_DUPLICATES, &jerr);
+	free(owned);
 	if (*doc)
 		return 0;
-	if (jerr.line < 0) {
-		snprintf(ctx->err, ctx->err_len, "%s: %s", ctx->file, jerr.text);
-		return -EIO;
-	}
 	snprintf(ctx->err, ctx->err_len, "%s:%d:%d: JSON syntax error: %s",
 		 ctx->file, jerr.line, jerr.column, jerr.text);
 	return -EINVAL;
@@ -563,7 +631,7 @@ static int load_json(struct parse_ctx *ctx, const char *text, json_t **doc)
 static int load_one(struct parse_ctx *ctx, const char *text, struct policy *all)
 {
 	struct policy part = {};
-	json_t *doc;
+	json_t *doc = NULL;
 	int err;
 
 	err = load_json(ctx, text, &doc);

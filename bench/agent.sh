@@ -67,9 +67,16 @@ print(json.dumps({"total": total, "maps": maps}))
 PY
 }
 
+# memory_line SIZE PHASE PID DIR: the agent's memory now, as a JSON line.
+memory_line() {
+	printf '{"bench":"memory","n":%d,"phase":"%s","rss_kb":%d,"hwm_kb":%d,"bpf":%s}\n' \
+		"$1" "$2" "$(status_kb "$3" VmRSS)" "$(status_kb "$3" VmHWM)" \
+		"$(map_memory "$3" "$4/bpffs/v"*)"
+}
+
 # One agent on one policy size: JSON lines.
 bench_agent() {
-	local n=$1 d="$BENCH_TMP/agent-$1" pid start ms r file mem
+	local n=$1 d="$BENCH_TMP/agent-$1" pid start r file
 
 	mkdir -p "$d/policy" "$d/pods"
 	cp "$POLICIES/$n/policy-a.json" "$d/policy/policy.json"
@@ -81,24 +88,25 @@ bench_agent() {
 		>/dev/null 2>"$d/agent.err" &
 	pid=$!
 	BENCH_PIDS="$BENCH_PIDS $pid"
-	wait_loads "$d/audit.log" 1 || { log "agent at $n: no policy.load; $(tail -c 400 "$d/agent.err")"; return 1; }
+	wait_loads "$d/audit.log" 1 ||
+		{ log "agent at $n: no policy.load: $(tail -c 400 "$d/agent.err")"; return 1; }
 	echo "{\"bench\":\"agent_start\",\"n\":$n,\"ms\":$(ms_since "$start")}"
 	sleep 0.5
-	mem=$(map_memory "$pid" "$d/bpffs/v"*)
-	echo "{\"bench\":\"memory\",\"n\":$n,\"phase\":\"loaded\",\"rss_kb\":$(status_kb "$pid" VmRSS),\"hwm_kb\":$(status_kb "$pid" VmHWM),\"bpf\":$mem}"
+	memory_line "$n" loaded "$pid" "$d"
 
 	for r in $(seq 1 "$RELOADS"); do
 		file=policy-a.json
 		[ $((r % 2)) = 1 ] && file=policy-b.json
-		cp "$POLICIES/$n/$file" "$d/policy/.next" && mv -f "$d/policy/.next" "$d/policy/policy.json"
+		cp "$POLICIES/$n/$file" "$d/policy/.next" &&
+			mv -f "$d/policy/.next" "$d/policy/policy.json"
 		start=$(now_ns)
 		kill -HUP "$pid"
-		wait_loads "$d/audit.log" $((r + 1)) || { log "agent at $n: reload $r not applied"; return 1; }
+		wait_loads "$d/audit.log" $((r + 1)) ||
+			{ log "agent at $n: reload $r not applied"; return 1; }
 		echo "{\"bench\":\"reload\",\"n\":$n,\"rep\":$r,\"ms\":$(ms_since "$start")}"
 		sleep 0.4	# let the debounced inotify reload find nothing new
 	done
-	mem=$(map_memory "$pid" "$d/bpffs/v"*)
-	echo "{\"bench\":\"memory\",\"n\":$n,\"phase\":\"after_reloads\",\"rss_kb\":$(status_kb "$pid" VmRSS),\"hwm_kb\":$(status_kb "$pid" VmHWM),\"bpf\":$mem}"
+	memory_line "$n" after_reloads "$pid" "$d"
 
 	kill -TERM "$pid" && wait "$pid"
 	"$ODSBPF" agent --uninstall --pin-root "$d/bpffs" --state-dir "$d/state" 2>/dev/null

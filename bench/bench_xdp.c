@@ -14,7 +14,8 @@
  * xdp-filter's filter_ipv4 map as a destination to drop, as
  * `xdp-filter ip ADDR --mode dst` would put it. Then R times, for each
  * program in turn, a TCP SYN to the allowed and to the denied destination
- * runs K times; the kernel reports the mean ns per run. JSON lines.
+ * and an ACK to the allowed one run K times each; the kernel reports the
+ * mean ns per run. JSON lines.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -40,8 +41,15 @@
 /* xdp-filter's map value: MAP_FLAG_DST in its common_kern_user.h. */
 #define XDPFILT_FLAG_DST	(1 << 1)
 
-static const char *const dests[] = { "allowed", "denied" };
-static const char *const dest_ips[] = { "10.255.254.1", "10.255.255.1" };
+/*
+ * The frames: a SYN to each destination, and an ACK to the allowed one,
+ * which the parser reads through but no policy judges (TCP past its SYN):
+ * what the parse alone costs.
+ */
+#define NR_FRAMES	3
+static const char *const dests[NR_FRAMES] = { "allowed", "denied", "parse-only" };
+static const char *const dest_ips[NR_FRAMES] = { "10.255.254.1", "10.255.255.1",
+						 "10.255.254.1" };
 
 struct opts {
 	const char *policy;
@@ -53,7 +61,7 @@ struct opts {
 	int runs;
 };
 
-/* Ethernet, IPv4 and a TCP SYN from the client's address to dst. */
+/* Ethernet, IPv4 and TCP (SYN, or ACK) from the client's address to dst. */
 struct syn_frame {
 	struct ethhdr eth;
 	struct iphdr ip;
@@ -73,7 +81,7 @@ static __u16 ip_checksum(const void *hdr, size_t len)
 	return ~sum;
 }
 
-static void build_syn(struct syn_frame *f, const char *dst)
+static void build_frame(struct syn_frame *f, const char *dst, bool syn)
 {
 	memset(f, 0, sizeof(*f));
 	memcpy(f->eth.h_dest, "\x02\x00\x00\x00\x00\x02", ETH_ALEN);
@@ -90,7 +98,8 @@ static void build_syn(struct syn_frame *f, const char *dst)
 	f->tcp.source = htons(40000);
 	f->tcp.dest = htons(80);
 	f->tcp.doff = 5;
-	f->tcp.syn = 1;
+	f->tcp.syn = syn;
+	f->tcp.ack = !syn;
 	f->tcp.window = htons(65535);
 }
 
@@ -240,7 +249,7 @@ int main(int argc, char **argv)
 	struct packet_layer pkt = PACKET_LAYER_INIT;
 	const char *names[3] = { "odsbpf", "xdp-pass", "xdp-filter" };
 	struct bpf_object *pass = NULL;
-	struct syn_frame frames[2];
+	struct syn_frame frames[NR_FRAMES];
 	struct enforcer enf = {};
 	int fds[3] = { -1, -1, -1 }, ret = 1;
 	struct opts o = {};
@@ -261,14 +270,14 @@ int main(int argc, char **argv)
 		if (fds[2] < 0 || fill_xdp_filter(fds[2], o.addrs))
 			goto out;
 	}
-	for (int d = 0; d < 2; d++)
-		build_syn(&frames[d], dest_ips[d]);
+	for (int d = 0; d < NR_FRAMES; d++)
+		build_frame(&frames[d], dest_ips[d], d < 2);
 
 	for (int rep = 0; rep < o.repeats; rep++) {
 		for (int k = 0; k < 3; k++) {
 			int p = (rep + k) % 3;	/* no program always goes first */
 
-			for (int d = 0; d < 2 && fds[p] >= 0; d++) {
+			for (int d = 0; d < NR_FRAMES && fds[p] >= 0; d++) {
 				__u32 ns = 0, retval = 0;
 				int err = run_sample(fds[p], &frames[d], o.runs, &ns, &retval);
 

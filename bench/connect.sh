@@ -22,7 +22,7 @@
 
 POLICIES=$1
 shift
-REPEATS=${BENCH_REPEATS:-15}
+REPEATS=${BENCH_REPEATS:-31}
 LOAD_REPEATS=${BENCH_LOAD_REPEATS:-3}
 
 # load_rules NS TOOL FILE SIZE: load FILE LOAD_REPEATS times; JSON lines.
@@ -59,7 +59,7 @@ main() {
 			load_rules "$(ns_name nft)" nftables "$dir/nftables.nft" "$n" || exit 1
 		"$ROOT/build/bench_connect" --policy "$dir/policy-a.json" \
 			--attach "$cg_enf" --attach-all "$cg_all" --label "$n" \
-			--repeats "$REPEATS" \
+			--repeats "$REPEATS" --sample-ms 20 \
 			--config "none:/run/netns/$(ns_name plain):$cg_plain:tcp+udp" \
 			--config "odsbpf:/run/netns/$(ns_name plain):$cg_enf:tcp+udp" \
 			--config "odsbpf+skb:/run/netns/$(ns_name plain):$cg_all:tcp+udp" \

@@ -61,7 +61,7 @@ settle() {
 
 # round NAME RATE REP: one agent, one flood; a JSON line.
 round() {
-	local d="$BENCH_TMP/$1-$3" cg pid start flood_end at_end done out t id
+	local d="$BENCH_TMP/$1-$3" cg pid start flood_end at_end settled out t id
 
 	cg="$(cgroup_path events)/$1-$3"
 	mkdir "$cg" && BENCH_CGROUPS="$cg $BENCH_CGROUPS" || return 1
@@ -85,7 +85,7 @@ round() {
 		nsenter --net="/run/netns/$(ns_name events)" "$PROBE" flood udp "$DENIED" 9 "$FLOOD")
 	flood_end=$(now_ns)
 	at_end=$(wc -l <"$d/audit.log")
-	done=$(settle "$d/audit.log")
+	settled=$(settle "$d/audit.log")
 	kill -TERM "$pid" && wait "$pid"
 	"$ODSBPF" agent --uninstall --pin-root "$d/bpffs" --state-dir "$d/state" 2>/dev/null
 	mountpoint -q "$d/bpffs" && umount "$d/bpffs"
@@ -94,7 +94,11 @@ round() {
 	*"eperm=$FLOOD "*) ;;
 	*) log "events: the flood was not all denied: $out" ;;
 	esac
-	echo "{\"bench\":\"events\",\"mode\":\"$1\",\"rep\":$3,\"denials\":$FLOOD,\"flood_s\":$(((flood_end - start) / 1000))e-6,\"settled_s\":$(((done - start) / 1000))e-6,\"lines_at_flood_end\":$at_end,\"lines\":${t[0]},\"suppressed\":${t[1]},\"lost\":${t[2]}}"
+	printf '{"bench":"events","mode":"%s","rep":%d,"denials":%d,' "$1" "$3" "$FLOOD"
+	printf '"flood_s":%s,"settled_s":%s,' "$(((flood_end - start) / 1000))e-6" \
+		"$(((settled - start) / 1000))e-6"
+	printf '"lines_at_flood_end":%d,"lines":%d,"suppressed":%d,"lost":%d}\n' \
+		"$at_end" "${t[0]}" "${t[1]}" "${t[2]}"
 	rm -rf "$d"
 }
 

@@ -7,6 +7,7 @@
 # own namespaces; iptables and nftables rules are loaded only there;
 # programs attach only to the cgroups made here.
 
+# shellcheck shell=bash disable=SC2034
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 ODSBPF="$ROOT/build/odsbpf"
 PROBE="$ROOT/build/probe"

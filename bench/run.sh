@@ -8,10 +8,10 @@
 # own, then bench/report.py prints the table, writes bench/results.json
 # and the plot, and puts both in docs/benchmarks.md.
 #
-# BENCH_QUICK=1 runs fewer repeats (a smoke run; its numbers are not for
-# the docs). BENCH_SIZES overrides the policy sizes.
+# BENCH_QUICK=1 runs fewer repeats, a smoke run whose numbers go only to
+# the screen and build/bench-quick.json. BENCH_SIZES overrides the policy
+# sizes.
 cd "$(dirname "$0")/.." || exit 1
-ROOT=$(pwd)
 
 SIZES=${BENCH_SIZES:-"10 1000 10000 100000"}
 if [ -n "${BENCH_QUICK:-}" ]; then
@@ -37,17 +37,27 @@ why_not() {
 machine() {
 	python3 - "$@" <<'PY'
 import json, os, platform, subprocess, sys, time
+
+
 def first(path, key):
     for line in open(path):
         if line.startswith(key):
             return line.split(":", 1)[1].strip()
-rev = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
-dirty = subprocess.run(["git", "status", "--porcelain"], capture_output=True, text=True).stdout.strip()
-print(json.dumps({"bench": "machine", "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+
+
+def git(*args):
+    return subprocess.run(["git", *args], capture_output=True, text=True).stdout.strip()
+
+
+release = dict(l.rstrip().split("=", 1) for l in open("/etc/os-release") if "=" in l)
+mem_kib = int(first("/proc/meminfo", "MemTotal").split()[0])
+print(json.dumps({
+    "bench": "machine", "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     "kernel": platform.release(), "cpu": first("/proc/cpuinfo", "model name"),
-    "cpus": os.cpu_count(), "mem_gib": round(int(first("/proc/meminfo", "MemTotal").split()[0]) / 2**20, 1),
-    "os": dict(l.rstrip().split("=", 1) for l in open("/etc/os-release") if "=" in l)["PRETTY_NAME"].strip('"'),
-    "commit": rev + ("+changes" if dirty else ""),
+    "cpus": os.cpu_count(), "mem_gib": round(mem_kib / 2**20, 1),
+    "os": release["PRETTY_NAME"].strip('"'),
+    "commit": git("rev-parse", "--short", "HEAD") +
+              ("+changes" if git("status", "--porcelain") else ""),
     "sizes": [int(s) for s in sys.argv[1:]]}))
 PY
 }
@@ -55,7 +65,8 @@ PY
 # Load average every 5 s while the benchmarks run: how shared the machine was.
 sample_load() {
 	while :; do
-		echo "{\"bench\":\"load\",\"t\":$(date +%s),\"loadavg1\":$(cut -d' ' -f1 /proc/loadavg)}" >>"$TMP/load.jsonl"
+		printf '{"bench":"load","t":%d,"loadavg1":%s}\n' "$(date +%s)" \
+			"$(cut -d' ' -f1 /proc/loadavg)" >>"$TMP/load.jsonl"
 		sleep 5
 	done
 }
@@ -67,7 +78,9 @@ step() {
 	shift
 	echo "bench: == $name" >&2
 	if ! "$@" >>"$TMP/raw.jsonl" 2>>"$TMP/$name.err"; then
-		echo "{\"bench\":\"failed\",\"step\":\"$name\",\"why\":$(tail -c 400 "$TMP/$name.err" | python3 -c 'import json, sys; print(json.dumps(sys.stdin.read()))')}" >>"$TMP/raw.jsonl"
+		tail -c 400 "$TMP/$name.err" | python3 -c 'import json, sys
+print(json.dumps({"bench": "failed", "step": sys.argv[1], "why": sys.stdin.read()}))' \
+			"$name" >>"$TMP/raw.jsonl"
 		echo "bench: $name failed: $(tail -c 400 "$TMP/$name.err")" >&2
 		FAILED=1
 	fi
@@ -107,15 +120,21 @@ main() {
 		if [ -f build/packet.skel.h ] && [ -x build/bench_xdp ]; then
 			step xdp bench/xdp.sh "$TMP/policies" $SIZES
 		else
-			echo '{"bench":"failed","step":"xdp","why":"the packet programs are not built (build/packet.skel.h)"}' >>"$TMP/raw.jsonl"
+			printf '{"bench":"failed","step":"xdp","why":"%s"}\n' \
+				"the packet programs are not built (build/packet.skel.h)" >>"$TMP/raw.jsonl"
 		fi
 	}
 	kill "$SAMPLER" 2>/dev/null && wait "$SAMPLER" 2>/dev/null
 	SAMPLER=""
 	cat "$TMP/load.jsonl" >>"$TMP/raw.jsonl" 2>/dev/null
 
-	python3 bench/report.py "$TMP/raw.jsonl" --json bench/results.json \
-		--svg docs/benchmarks-growth.svg --md docs/benchmarks.md ${BENCH_QUICK:+--quick} || exit 1
+	if [ -n "${BENCH_QUICK:-}" ]; then
+		python3 bench/report.py "$TMP/raw.jsonl" --quick --json build/bench-quick.json \
+			--svg build/bench-quick.svg --md /dev/null || exit 1
+	else
+		python3 bench/report.py "$TMP/raw.jsonl" --json bench/results.json \
+			--svg docs/benchmarks-growth.svg --md docs/benchmarks.md || exit 1
+	fi
 	[ "$FAILED" = 0 ]
 }
 

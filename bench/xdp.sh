@@ -43,7 +43,8 @@ main() {
 				{ log "xdp-filter cannot load on the test veth"; exit 1; }
 			args=(--xdp-filter-id "$id" --addrs "$dir/addrs.txt")
 		else
-			echo "{\"bench\":\"xdp_skip\",\"n\":$n,\"config\":\"xdp-filter\",\"why\":\"its map holds at most $XDP_FILTER_MAX addresses\"}"
+			printf '{"bench":"xdp_skip","n":%d,"config":"xdp-filter",%s}\n' "$n" \
+				"\"why\":\"its map holds at most $XDP_FILTER_MAX addresses\""
 		fi
 		"$ROOT/build/bench_xdp" --policy "$dir/policy-a.json" \
 			--pass-obj "$ROOT/build/bench_xdp_pass.bpf.o" --label "$n" \

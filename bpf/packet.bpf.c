@@ -160,8 +160,10 @@ static __always_inline bool socket_layer_judged(struct __sk_buff *skb,
 	sk = bpf_sk_fullsock(sk);
 	if (!sk)
 		return false;
-	/* Both fields read as loads of their own: the verifier forbids
-	 * arithmetic on a socket pointer. */
+	/*
+	 * Both fields are read as loads of their own: the verifier forbids
+	 * arithmetic on a socket pointer.
+	 */
 	type = sk->type;
 	protocol = sk->protocol;
 	barrier_var(type);

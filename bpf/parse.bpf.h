@@ -173,8 +173,10 @@ static __always_inline bool load(const struct cursor *c, __u64 off, void *to,
 {
 	if (off > PARSE_MAX_OFF)
 		return false;
-	/* Keep clang from redoing the sum unchecked: the verifier needs
-	 * the bound on the very register added to the packet pointer. */
+	/*
+	 * Keep clang from redoing the sum unchecked: the verifier needs the
+	 * bound on the very register added to the packet pointer.
+	 */
 	barrier_var(off);
 	if (c->xdp) {
 		struct xdp_md *x = c->ctx;

@@ -36,6 +36,15 @@ metric() {
 	curl -s "$(url /metrics)" | awk -v m="$1" '$1 == m { print $2 }'
 }
 
+# wait_metric SAMPLE MIN: up to 10 s for a sample of /metrics to reach MIN.
+wait_metric() {
+	for _ in $(seq 100); do
+		[ "$(metric "$1")" -ge "$2" ] 2>/dev/null && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
 workload() {
 	sh -c 'echo $$ > "$1/cgroup.procs" && shift && exec "$@"' sh "$CGROUP" \
 		nsenter --net="/run/netns/$SANDBOX_NS" "$PROBE" "$@" 2>&1 |
@@ -46,7 +55,7 @@ start_agent() {
 	"$ODSBPF" agent --cgroup "$CGROUP" --policy-dir "$DIR" --listen "127.0.0.1:$PORT" \
 		--audit-log "$SANDBOX_TMP/audit.log" --pin-root "$PINS" \
 		--state-dir "$SANDBOX_TMP/state" --pods-log-dir "$SANDBOX_TMP/pods" \
-		"$@" >>"$SANDBOX_TMP/agent.out" 2>>"$SANDBOX_TMP/agent.err" &
+		>>"$SANDBOX_TMP/agent.out" 2>>"$SANDBOX_TMP/agent.err" &
 	AGENT_PID=$!
 	SANDBOX_PIDS="$SANDBOX_PIDS $AGENT_PID"
 }
@@ -63,10 +72,11 @@ use_policy() {
 # The agent waits for the pin lock that another holds: it is up, not
 # attached, and says so.
 test_before_attach() {
-	local pin_dir="$PINS/v$(sed -n 's/^#define ODSBPF_LAYOUT_VERSION\s*//p' "$ROOT/include/odsbpf.h")"
+	local pin_dir
 
+	pin_dir="$PINS/v$(sed -n 's/^#define ODSBPF_LAYOUT_VERSION\s*//p' "$ROOT/include/odsbpf.h")"
 	mkdir -p "$pin_dir"
-	flock "$pin_dir" sleep 2 &
+	flock "$pin_dir" sleep 3 &
 	SANDBOX_PIDS="$SANDBOX_PIDS $!"
 	sleep 0.2
 	start_agent
@@ -84,7 +94,7 @@ test_metrics() {
 
 	got=$(workload connect tcp 198.51.100.10 8080)
 	[ "$got" = EPERM ] || fail metrics_setup "the workload got '$got', expected EPERM"
-	sleep 1.2	# the metrics are refreshed every second
+	wait_metric "$denied" 1	# the metrics are refreshed every second
 	curl -s "$(url /metrics)" >"$SANDBOX_TMP/metrics.txt"
 	why=$("$PROMTOOL" check metrics <"$SANDBOX_TMP/metrics.txt" 2>&1) &&
 		pass metrics_pass_promtool_check_while_enforcing ||
@@ -103,10 +113,7 @@ test_metrics() {
 
 	use_policy "$POL/broken.json"
 	kill -HUP "$AGENT_PID"
-	for _ in $(seq 30); do
-		[ "$(metric odsbpf_policy_rejects_total)" = 1 ] && break
-		sleep 0.1
-	done
+	wait_metric odsbpf_policy_rejects_total 1
 	[ "$(metric odsbpf_policy_rejects_total)" = 1 ] &&
 		[ "$(metric odsbpf_policy_last_reload_success)" = 0 ] &&
 		[ "$(status_of /readyz)" = 200 ] &&
@@ -156,11 +163,7 @@ test_attach_failure() {
 	blocker_attach 2>"$SANDBOX_TMP/blocker.err" ||
 		{ fail attach_failure_setup "$(tail -c 300 "$SANDBOX_TMP/blocker.err")"; return; }
 	start_agent
-	for _ in $(seq 50); do
-		[ "$(metric odsbpf_attach_errors_total)" -ge 1 ] 2>/dev/null && break
-		sleep 0.1
-	done
-	[ "$(metric odsbpf_attach_errors_total)" -ge 1 ] 2>/dev/null &&
+	wait_metric odsbpf_attach_errors_total 1 &&
 		[ "$(status_of /readyz)" = 503 ] && [ "$(status_of /healthz)" = 200 ] &&
 		curl -s "$(url /readyz)" | grep -q 'not attached after' &&
 		pass readyz_is_503_after_an_attach_failure ||
@@ -172,13 +175,31 @@ test_attach_failure() {
 	stop_agent
 }
 
-# A policy directory that does not load: the node is protected by the
-# built-in default, but that is not what was asked, so not ready.
-test_builtin_fallback() {
+# A restart onto a policy that does not load (a rollout of a broken
+# ConfigMap): the policy pinned by the agent before stays in force, and
+# the agent is not ready, which stops the rollout at this node.
+test_restart_onto_a_broken_policy() {
+	local got
+
 	use_policy "$POL/broken.json"
 	start_agent
-	wait_status /healthz 200
-	sleep 1.5
+	wait_metric odsbpf_policy_rejects_total 1
+	wait_metric odsbpf_hooks_attached 1
+	got=$(workload connect tcp 198.51.100.10 8080)
+	[ "$(status_of /readyz)" = 503 ] && [ "$got" = EPERM ] &&
+		pass restart_onto_a_broken_policy_keeps_the_pinned_one ||
+		fail restart_onto_a_broken_policy_keeps_the_pinned_one "/readyz $(status_of /readyz), workload got '$got'"
+	stop_agent
+	use_policy "$POL/deny-public.json"
+}
+
+# No pins and a policy directory that does not load: the node is
+# protected by the built-in default, but that is not what was asked.
+test_builtin_fallback() {
+	"$ODSBPF" agent --uninstall --pin-root "$PINS" --state-dir "$SANDBOX_TMP/state" 2>/dev/null
+	use_policy "$POL/broken.json"
+	start_agent
+	wait_metric odsbpf_hooks_attached 1
 	[ "$(status_of /readyz)" = 503 ] && [ "$(metric odsbpf_hooks_attached)" -ge 1 ] 2>/dev/null &&
 		pass readyz_is_503_on_the_builtin_fallback ||
 		fail readyz_is_503_on_the_builtin_fallback "/readyz $(status_of /readyz): $(curl -s "$(url /readyz)")"
@@ -188,17 +209,42 @@ test_builtin_fallback() {
 		fail readyz_is_200_once_the_policy_loads "/readyz: $(curl -s "$(url /readyz)")"
 }
 
+# While that agent holds the pin lock, others wait for it, serving
+# /healthz on IPv6 loopback, written either way.
+test_listen_ipv6() {
+	local addr port pid why=""
+
+	for addr in "[::1]" "::1"; do
+		port=$(python3 -c 'import socket; s = socket.socket(socket.AF_INET6); s.bind(("::1", 0)); print(s.getsockname()[1])')
+		"$ODSBPF" agent --cgroup "$CGROUP" --listen "$addr:$port" --no-audit-log \
+			--no-agent-log --pin-root "$PINS" --state-dir "$SANDBOX_TMP/other" \
+			2>/dev/null >/dev/null &
+		pid=$!
+		SANDBOX_PIDS="$SANDBOX_PIDS $pid"
+		for _ in $(seq 50); do
+			[ "$(curl -s -g -o /dev/null -w '%{http_code}' "http://[::1]:$port/healthz")" = 200 ] &&
+				break
+			sleep 0.1
+		done
+		[ "$(curl -s -g -o /dev/null -w '%{http_code}' "http://[::1]:$port/healthz")" = 200 ] ||
+			why="$why --listen $addr:$port does not answer;"
+		kill -TERM "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
+	done
+	[ -z "$why" ] && pass listen_takes_ipv6_addresses || fail listen_takes_ipv6_addresses "$why"
+}
+
 # While that agent holds the port: an address given must be served.
 test_listen_errors() {
 	local err rc
 
-	err=$("$ODSBPF" agent --cgroup "$CGROUP" --listen "127.0.0.1:$PORT" --no-audit-log \
-		--no-agent-log --pin-root "$SANDBOX_TMP/other" --state-dir "$SANDBOX_TMP/other" 2>&1)
+	err=$(timeout 10 "$ODSBPF" agent --cgroup "$CGROUP" --listen "127.0.0.1:$PORT" \
+		--no-audit-log --no-agent-log --pin-root "$SANDBOX_TMP/bpffs/other" \
+		--state-dir "$SANDBOX_TMP/other" 2>&1)
 	rc=$?
 	[ "$rc" = 3 ] && grep -q "cannot serve HTTP on 127.0.0.1:$PORT" <<<"$err" &&
 		pass listen_given_that_cannot_be_served_is_an_error ||
 		fail listen_given_that_cannot_be_served_is_an_error "rc $rc: $(head -c 300 <<<"$err")"
-	err=$("$ODSBPF" agent --cgroup "$CGROUP" --listen nowhere 2>&1)
+	err=$(timeout 10 "$ODSBPF" agent --cgroup "$CGROUP" --listen nowhere 2>&1)
 	rc=$?
 	[ "$rc" = 2 ] && grep -q -- '--listen "nowhere"' <<<"$err" &&
 		pass listen_bad_address_is_a_usage_error ||
@@ -227,7 +273,9 @@ main() {
 	test_requests
 	test_metrics
 	test_attach_failure
+	test_restart_onto_a_broken_policy
 	test_builtin_fallback
+	test_listen_ipv6
 	test_listen_errors
 	"$ODSBPF" agent --uninstall --pin-root "$PINS" --state-dir "$SANDBOX_TMP/state" 2>/dev/null
 }

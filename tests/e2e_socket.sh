@@ -27,6 +27,7 @@ rfc1918_172_is_denied|$DEFAULT|connect tcp 172.16.0.1 443|EPERM|deny-rfc1918|con
 v4_mapped_connect_via_ipv6_socket_is_denied|$DEFAULT|connect tcp ::ffff:169.254.169.254 80|EPERM|deny-cloud-metadata|connect6
 v4_mapped_sendto_via_ipv6_socket_is_denied|$DEFAULT|sendto udp ::ffff:10.0.0.1 53|EPERM|deny-rfc1918|sendmsg4
 nat64_metadata_is_judged_as_ipv4|$DEFAULT|connect tcp 64:ff9b::a9fe:a9fe 80|EPERM|deny-cloud-metadata|connect6
+local_use_nat64_prefix_is_denied|$DEFAULT|connect tcp 64:ff9b:1::a9fe:a9fe 80|EPERM|deny-nat64-local-use|connect6
 unspecified_ipv4_is_judged_as_loopback|$DEFAULT|connect tcp 0.0.0.0 80|EPERM|deny-loopback|connect4
 unspecified_ipv6_is_judged_as_loopback|$DEFAULT|connect tcp :: 80|EPERM|deny-loopback|connect6
 loopback_127_0_0_1_is_denied|$DEFAULT|connect tcp 127.0.0.1 80|EPERM|deny-loopback|connect4
@@ -133,6 +134,15 @@ test_exec_rejects_an_invalid_policy() {
 		fail "${FUNCNAME[0]}" "rc $rc, stderr: $err"
 }
 
+test_exec_closes_inherited_descriptors() {
+	# fd 7 stands for a socket made outside the cgroup: it must not reach CMD.
+	if in_ns "$ODSBPF" exec -- sh -c '[ ! -e /proc/$$/fd/7 ]' 7</dev/null 2>/dev/null; then
+		pass "${FUNCNAME[0]}"
+	else
+		fail "${FUNCNAME[0]}" "descriptor 7 was still open in the command"
+	fi
+}
+
 test_exec_removes_its_cgroup() {
 	local root pid
 
@@ -197,6 +207,7 @@ main() {
 	test_exec_exits_with_the_command_status
 	test_exec_rejects_an_invalid_policy
 	test_exec_removes_its_cgroup
+	test_exec_closes_inherited_descriptors
 	test_host_names_are_resolved
 	test_policy_swaps_under_load
 }

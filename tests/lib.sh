@@ -85,8 +85,10 @@ sandbox_up() {
 }
 
 # sandbox_start CMD...: start a process in the namespace, remember its pid.
+# nsenter execs the command in place, so $! is the command's own pid (a
+# shell function put in the background would leave $! to a subshell).
 sandbox_start() {
-	in_ns "$@" >"$SANDBOX_TMP/bg.$$.out" 2>&1 &
+	nsenter --net="/run/netns/$SANDBOX_NS" "$@" >>"$SANDBOX_TMP/bg.$$.out" 2>&1 &
 	SANDBOX_PIDS="$SANDBOX_PIDS $!"
 }
 

@@ -9,7 +9,8 @@ cd "$(dirname "$0")/.." || exit 1
 
 SUITES="build/test_policy tests/e2e_socket.sh tests/e2e_agent.sh
 	build/test_audit_log build/test_podid tests/e2e_pods.sh tests/e2e_flood.sh
-	tests/e2e_audit.sh build/test_packet tests/e2e_packet.sh"
+	tests/e2e_audit.sh build/test_packet tests/e2e_packet.sh
+	tests/e2e_http.sh tests/deploy.sh"
 
 passed=0 failed=0 skipped=0
 for suite in $SUITES; do

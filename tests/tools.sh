@@ -13,6 +13,7 @@
 #
 # Each function prints the tool's path, or fails saying why on stderr.
 
+# shellcheck shell=bash
 TOOLS="$ROOT/build/tools"
 
 apt_lists_ready() {
