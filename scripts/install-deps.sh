@@ -8,7 +8,7 @@ set -eu
 
 PACKAGES="make gcc clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev
 libjansson-dev libssl-dev libmicrohttpd-dev pkg-config iproute2 util-linux
-python3 clang-format curl"
+python3 clang-format curl procps"
 
 missing=""
 for p in $PACKAGES; do

@@ -172,7 +172,8 @@ pod_start() {
 		mount -o remount,bind,ro /
 		exec setpriv --bounding-set "$caps" --inh-caps=-all --no-new-privs -- "$@"
 	' sh "$caps" "$mounts" "$ODSBPF" "${args[@]}" >>"$SANDBOX_TMP/pod.out" 2>>"$SANDBOX_TMP/pod.err" &
-	POD_PID=$!
+	POD_PID=$!	# the agent's, after the execs
+	SANDBOX_PIDS="$SANDBOX_PIDS $POD_PID"
 }
 
 pod_stop() {
