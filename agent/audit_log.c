@@ -12,7 +12,9 @@
 #include <time.h>
 #include <unistd.h>
 #include <openssl/evp.h>
+#include <openssl/core_names.h>
 #include <openssl/hmac.h>
+#include <openssl/params.h>
 #include <openssl/sha.h>
 #include <zlib.h>
 
@@ -44,11 +46,78 @@ const char *audit_key(void)
 	return key && *key ? key : NULL;
 }
 
+/*
+ * The digest and the MAC are fetched once per thread and their contexts
+ * reused: the one-shot SHA256() and HMAC() fetch them on every call, a
+ * cost larger than hashing a line. The agent log's pump is a thread of
+ * its own, hence one set per thread.
+ */
+struct line_hasher {
+	EVP_MD *md;
+	EVP_MD_CTX *md_ctx;
+	EVP_MAC *mac;
+	EVP_MAC_CTX *mac_ctx;
+	char *key;		/* the key mac_ctx holds; NULL: none yet */
+};
+
+static __thread struct line_hasher hasher;
+
+static bool hasher_sha256(struct line_hasher *h, const char *line, size_t len,
+			  unsigned char out[AUDIT_HASH_LEN])
+{
+	if (!h->md)
+		h->md = EVP_MD_fetch(NULL, "SHA256", NULL);
+	if (!h->md_ctx)
+		h->md_ctx = EVP_MD_CTX_new();
+	return h->md && h->md_ctx &&
+	       EVP_DigestInit_ex2(h->md_ctx, h->md, NULL) &&
+	       EVP_DigestUpdate(h->md_ctx, line, len) &&
+	       EVP_DigestFinal_ex(h->md_ctx, out, NULL);
+}
+
+/* A context keyed once; a changed key sets it up again. */
+static bool hasher_key(struct line_hasher *h, const char *key)
+{
+	OSSL_PARAM params[] = {
+		OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, "SHA256", 0),
+		OSSL_PARAM_construct_end(),
+	};
+
+	if (h->key && !strcmp(h->key, key))
+		return EVP_MAC_init(h->mac_ctx, NULL, 0, NULL);
+	free(h->key);
+	h->key = NULL;
+	if (!h->mac)
+		h->mac = EVP_MAC_fetch(NULL, "HMAC", NULL);
+	if (!h->mac_ctx && h->mac)
+		h->mac_ctx = EVP_MAC_CTX_new(h->mac);
+	if (!h->mac_ctx ||
+	    !EVP_MAC_init(h->mac_ctx, (const unsigned char *)key, strlen(key), params))
+		return false;
+	h->key = strdup(key);
+	return h->key != NULL;
+}
+
+static bool hasher_hmac(struct line_hasher *h, const char *key, const char *line,
+			size_t len, unsigned char out[AUDIT_HASH_LEN])
+{
+	size_t n;
+
+	return hasher_key(h, key) &&
+	       EVP_MAC_update(h->mac_ctx, (const unsigned char *)line, len) &&
+	       EVP_MAC_final(h->mac_ctx, out, &n, AUDIT_HASH_LEN) &&
+	       n == AUDIT_HASH_LEN;
+}
+
 void audit_hash_line(const char *key, const char *line, size_t len,
 		     unsigned char out[AUDIT_HASH_LEN])
 {
 	unsigned int n = AUDIT_HASH_LEN;
 
+	if (key ? hasher_hmac(&hasher, key, line, len, out) :
+		  hasher_sha256(&hasher, line, len, out))
+		return;
+	/* Out of memory for the contexts: the slow one-shot way. */
 	if (key)
 		HMAC(EVP_sha256(), key, strlen(key), (const unsigned char *)line,
 		     len, out, &n);
@@ -58,8 +127,13 @@ void audit_hash_line(const char *key, const char *line, size_t len,
 
 void audit_hash_hex(const unsigned char hash[AUDIT_HASH_LEN], char *out)
 {
-	for (int i = 0; i < AUDIT_HASH_LEN; i++)
-		sprintf(out + 2 * i, "%02x", hash[i]);
+	static const char digits[] = "0123456789abcdef";
+
+	for (int i = 0; i < AUDIT_HASH_LEN; i++) {
+		out[2 * i] = digits[hash[i] >> 4];
+		out[2 * i + 1] = digits[hash[i] & 0xf];
+	}
+	out[AUDIT_HASH_HEX_LEN] = '\0';
 }
 
 void audit_chain_stamp(const struct audit_chain *c, json_t *meta)
@@ -685,14 +759,33 @@ static void sync_if_due(struct audit_log *l, __u64 now)
 	l->unsynced_since_ns = 0;
 }
 
-int audit_log_append(struct audit_log *l, const char *line, size_t len)
+/*
+ * The longest run of whole lines at the head of lines that the file takes
+ * before it is due a rotation by size; when not even one fits, the first
+ * line alone (the write rotates first, as it would for that line).
+ */
+static size_t fitting_run(const struct audit_log *l, const char *lines, size_t len)
 {
-	__u64 now = audit_clock();
+	size_t room, fit = 0;
+	const char *nl;
+
+	if (!l->o.rotate_size || l->size + len <= l->o.rotate_size)
+		return len;
+	room = l->size < l->o.rotate_size ? l->o.rotate_size - l->size : 0;
+	while ((nl = memchr(lines + fit, '\n', len - fit)) &&
+	       (size_t)(nl + 1 - lines) <= room)
+		fit = nl + 1 - lines;
+	if (fit)
+		return fit;
+	nl = memchr(lines, '\n', len);
+	return nl ? (size_t)(nl + 1 - lines) : len;
+}
+
+/* Write lines (whole, chained already) in one write, rotating first when due. */
+static int write_run(struct audit_log *l, const char *lines, size_t len, __u64 now)
+{
 	int err;
 
-	audit_chain_advance(&l->chain, line, len - 1);
-	if (!l->path)
-		return 0;
 	if (!l->open && open_file(l))
 		return -EIO;
 	if (rotation_due(l, len, now))
@@ -703,8 +796,8 @@ int audit_log_append(struct audit_log *l, const char *line, size_t len)
 		l->size++;
 		l->torn = false;
 	}
-	/* One write per line, O_APPEND: a line is never interleaved. */
-	err = write_all(l->fd, line, len);
+	/* One write per run of lines, O_APPEND: lines are never interleaved. */
+	err = write_all(l->fd, lines, len);
 	if (err) {
 		pr_warn("cannot write to the log %s: %s", l->path, strerror(-err));
 		return err;
@@ -714,8 +807,33 @@ int audit_log_append(struct audit_log *l, const char *line, size_t len)
 		l->born_ns = now;
 	if (!l->unsynced_since_ns)
 		l->unsynced_since_ns = now;
-	sync_if_due(l, now);
 	return 0;
+}
+
+int audit_log_write(struct audit_log *l, const char *lines, size_t len)
+{
+	__u64 now;
+	int err = 0;
+
+	if (!l->path || !len)
+		return 0;
+	now = audit_clock();
+	while (len && !err) {
+		size_t n = fitting_run(l, lines, len);
+
+		err = write_run(l, lines, n, now);
+		lines += n;
+		len -= n;
+	}
+	if (l->open)
+		sync_if_due(l, now);
+	return err;
+}
+
+int audit_log_append(struct audit_log *l, const char *line, size_t len)
+{
+	audit_chain_advance(&l->chain, line, len - 1);
+	return audit_log_write(l, line, len);
 }
 
 void audit_log_tick(struct audit_log *l)

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /* Copyright (c) 2026 The odsbpf authors */
 /*
- * Audit log files: lines appended with one write(2) each to a file of
- * mode 0600; a hash chain through the lines (metadata.seq and
+ * Audit log files: lines appended to a file of mode 0600, a line or a
+ * run of whole lines per write(2); a hash chain through the lines (metadata.seq and
  * metadata.prev_hash); rotation by size and age; gzip of rotated files;
  * deletion of rotated files past their retention, never before. And the
  * other side: listing a log's files in order and reading plain or
@@ -105,6 +105,13 @@ int audit_log_open(struct audit_log *l, const char *path,
  * file is due. The chain advances even when no file is open.
  */
 int audit_log_append(struct audit_log *l, const char *line, size_t len);
+
+/*
+ * Append whole lines (each ending in a newline) whose chain has already
+ * advanced over them: one write for the run, split only where a rotation
+ * by size falls between two lines, as line by line it would.
+ */
+int audit_log_write(struct audit_log *l, const char *lines, size_t len);
 
 /* Periodic work: fdatasync when due, rotation by age, retention. */
 void audit_log_tick(struct audit_log *l);

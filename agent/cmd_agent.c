@@ -362,7 +362,8 @@ static int emit_kernel_event(void *ctx, const struct odsbpf_event *e)
 {
 	struct agent_state *st = ctx;
 
-	event_emit(&st->sink, event_from_kernel(&st->sink, e));
+	/* Queued: run_loop() writes a drain's lines at once. */
+	event_emit_kernel(&st->sink, e);
 	return 0;
 }
 
@@ -511,7 +512,8 @@ static void try_attach(struct agent_state *st)
 		err = st->cg_fd;
 		what = "cannot open the cgroup";
 	} else {
-		err = enforcer_attach(&st->enf, st->cg_fd, cgroup);
+		/* A retry after the packet layer failed keeps the socket links. */
+		err = st->enf.links[0] ? 0 : enforcer_attach(&st->enf, st->cg_fd, cgroup);
 		if (!err)
 			err = packet_attach_cgroup(&st->pkt, st->cg_fd, cgroup);
 	}
@@ -581,6 +583,7 @@ static void run_loop(struct agent_state *st)
 
 		poll(fds, 4, timeout < 0 ? 0 : timeout);
 		ring_buffer__consume(st->enf.rb);
+		event_sink_flush(&st->sink);
 		pipeline_tick(&st->pipe);
 		if (fds[3].revents && packet_process(&st->pkt)) {
 			json_decref(st->status.xdp);
@@ -606,6 +609,7 @@ static void run_loop(struct agent_state *st)
 			publish_metrics(st);
 	}
 	ring_buffer__consume(st->enf.rb);
+	event_sink_flush(&st->sink);
 }
 
 /*

@@ -25,7 +25,11 @@ struct event_sink {
 	/* the name of an XDP event's interface (packet_ifname); may be NULL */
 	const char *(*ifname)(void *ctx, __u32 ifindex);
 	void *ifname_ctx;
-	/* shown every event before it is written (the metrics); may be NULL */
+	/*
+	 * Shown every event before it is written (the metrics); may be NULL.
+	 * For a kernel event, a summary: action, status and metadata's
+	 * layer, rule and suppressed.
+	 */
 	void (*observe)(void *ctx, const json_t *ev);
 	void *observe_ctx;
 	/* rule names of the policy in force and of the one before it */
@@ -33,6 +37,8 @@ struct event_sink {
 	__u32 policy_id;
 	const struct policy *prev_policy;
 	__u32 prev_policy_id;
+	/* kernel lines not yet written, and what formats them (event.c) */
+	struct event_lines *lines;
 };
 
 /*
@@ -52,8 +58,23 @@ json_t *event_from_kernel(struct event_sink *s, const struct odsbpf_event *e);
 json_t *event_agent(struct event_sink *s, const char *action,
 		    const char *status, json_t *metadata);
 
-/* Stamp seq and prev_hash, write one line to every sink. Steals ev. */
+/*
+ * Stamp seq and prev_hash, write one line to every sink, after the
+ * kernel lines still pending. Steals ev.
+ */
 int event_emit(struct event_sink *s, json_t *ev);
+
+/*
+ * A kernel event as event_emit(s, event_from_kernel(s, e)) would write
+ * it, byte for byte, but queued: the lines go out with one write per sink
+ * at event_sink_flush(), or once 64 KiB are pending. The chain advances
+ * and observe() sees the event now. For a ring-buffer callback; flush
+ * after each drain.
+ */
+int event_emit_kernel(struct event_sink *s, const struct odsbpf_event *e);
+
+/* Write the pending kernel lines to every sink. 0 or -errno. */
+int event_sink_flush(struct event_sink *s);
 
 /* RFC 3339 UTC with nanoseconds, from CLOCK_REALTIME nanoseconds. */
 void event_format_time(__u64 realtime_ns, char *buf, size_t len);

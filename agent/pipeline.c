@@ -520,6 +520,9 @@ void pipeline_tick(struct pipeline *p)
 {
 	__u64 now = mono_ns();
 
+	/* Lines still queued go before any other line, fsync or rotation. */
+	event_sink_flush(p->sink);
+
 	if (p->pods_on && (drain(p->inotify_fd) || now >= p->next_scan_ns)) {
 		podid_scan(&p->pods);
 		p->next_scan_ns = now + SCAN_EVERY_NS;

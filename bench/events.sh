@@ -19,12 +19,47 @@ POLICIES=$1
 FLOOD=${BENCH_FLOOD:-2000000}
 ROUNDS=${BENCH_EVENT_ROUNDS:-5}
 
+# log_files LOG: the log's files, rotated ones first (a rotated file
+# still plain while the agent compresses it, else its .gz).
+log_files() {
+	local f
+
+	for f in "$1".*; do
+		case $f in
+		*.tmp) ;;
+		*.gz) [ -e "${f%.gz}" ] || echo "$f" ;;
+		*) [ -e "$f" ] && echo "$f" ;;
+		esac
+	done
+	echo "$1"
+}
+
+# count_lines LOG: lines in the log and its rotated files.
+count_lines() {
+	local n f
+
+	n=$(wc -l <"$1")
+	for f in $(log_files "$1"); do
+		case $f in
+		"$1") ;;
+		*.gz) n=$((n + $(zcat "$f" | wc -l))) ;;
+		*) n=$((n + $(wc -l <"$f"))) ;;
+		esac
+	done
+	echo "$n"
+}
+
 # tally LOG CGROUP_ID: "LINES SUPPRESSED LOST" for that cgroup.
 tally() {
-	python3 - "$1" "$2" <<'PY'
-import json, sys
+	python3 - "$2" $(log_files "$1") <<'PY'
+import gzip, json, sys
 lines = supp = lost = 0
-for raw in open(sys.argv[1], encoding="utf-8", errors="replace"):
+def raws():
+    for path in sys.argv[2:]:
+        opener = gzip.open if path.endswith(".gz") else open
+        with opener(path, "rt", encoding="utf-8", errors="replace") as f:
+            yield from f
+for raw in raws():
     try:
         ev = json.loads(raw)
     except ValueError:
@@ -32,7 +67,7 @@ for raw in open(sys.argv[1], encoding="utf-8", errors="replace"):
     m = ev.get("metadata", {})
     if ev.get("action") == "events.lost":
         lost += m.get("lost", 0)
-    elif ev.get("action", "").startswith("egress.") and str(m.get("cgroup_id")) == sys.argv[2]:
+    elif ev.get("action", "").startswith("egress.") and str(m.get("cgroup_id")) == sys.argv[1]:
         lines += ev["action"] != "egress.suppressed"
         supp += m.get("suppressed", 0)
 print(lines, supp, lost)
@@ -84,7 +119,8 @@ round() {
 	out=$(sh -c 'echo $$ > "$1/cgroup.procs" && shift && exec "$@"' sh "$cg" \
 		nsenter --net="/run/netns/$(ns_name events)" "$PROBE" flood udp "$DENIED" 9 "$FLOOD")
 	flood_end=$(now_ns)
-	at_end=$(wc -l <"$d/audit.log")
+	# The current file first: it is the one still growing.
+	at_end=$(count_lines "$d/audit.log")
 	settled=$(settle "$d/audit.log")
 	kill -TERM "$pid" && wait "$pid"
 	"$ODSBPF" agent --uninstall --pin-root "$d/bpffs" --state-dir "$d/state" 2>/dev/null
