@@ -104,12 +104,13 @@ static int parse_address(const char *text, struct addr_prefix *out,
 		out->len = 128;
 		return 0;
 	}
-	if (inet_pton(AF_INET, text, out->addr) != 1) {
-		snprintf(why, why_len, "not an IPv4 address in dotted-quad form");
+	/* Before inet_pton, which refuses these too but cannot say why. */
+	if (ip4_has_leading_zero(text)) {
+		snprintf(why, why_len, "leading zero in an IPv4 octet (octal to some parsers)");
 		return -EINVAL;
 	}
-	if (ip4_has_leading_zero(text)) {
-		snprintf(why, why_len, "leading zero in an IPv4 octet");
+	if (inet_pton(AF_INET, text, out->addr) != 1) {
+		snprintf(why, why_len, "not an IPv4 address in dotted-quad form");
 		return -EINVAL;
 	}
 	out->is4 = true;

@@ -18,6 +18,8 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/inotify.h>
+#include <sys/vfs.h>
+#include <linux/magic.h>
 #include <time.h>
 #include <unistd.h>
 #include <bpf/libbpf.h>
@@ -314,6 +316,10 @@ static int apply_policy(struct agent_state *st, const char *dir, bool force)
 
 	ret = read_source(dir, &src, err, sizeof(err));
 	if (!ret && !force && !strcmp(src.hash, st->status.policy_hash)) {
+		/* Back to the files in force: a rejection before is resolved. */
+		if (!st->metrics.last_reload_ok)
+			pr_info("%s holds the policy in force again", source);
+		st->metrics.last_reload_ok = true;
 		policy_source_free(&src);
 		return 0;
 	}
@@ -375,9 +381,23 @@ static void count_event(void *ctx, const json_t *ev)
 	http_count_event(&st->metrics, ev);
 }
 
-/* The root is refused at start, never retried: a mistake, not a delay. */
+/*
+ * A missing cgroup or the root is refused at start, never retried: a
+ * mistake, not a delay (kubelet makes the pods' cgroup before any pod).
+ */
 static int refuse_root_cgroup(const char *path)
 {
+	struct statfs sfs;
+
+	if (statfs(path, &sfs)) {
+		pr_err("--cgroup %s: %s", path,
+		       errno == ENOENT ? "no such cgroup" : strerror(errno));
+		return -ENOENT;
+	}
+	if (sfs.f_type != CGROUP2_SUPER_MAGIC) {
+		pr_err("--cgroup %s: not a directory of the cgroup2 hierarchy", path);
+		return -EINVAL;
+	}
 	if (!cgroup_is_root(path))
 		return 0;
 	pr_err("refusing to attach to %s: it is the root of the cgroup hierarchy and would police the whole host; name the cgroup that holds the pods",
@@ -726,7 +746,7 @@ static int run_agent(struct agent_state *st)
 	emit_agent_event(st, "agent.stop", "applied",
 			 json_pack("{s:s, s:s}", "cgroup", o->cgroup, "enforcement",
 				   "stays pinned; odsbpf agent --uninstall removes it"));
-	agent_status_remove(o->state_dir);
+	/* status.json stays: the policy it names is still pinned and enforced. */
 	ret = EXIT_OK;
 close:
 	if (st->inotify_fd >= 0)
@@ -741,19 +761,37 @@ close:
 	return ret;
 }
 
+/*
+ * Refused while an agent runs (it holds the pin lock and would attach
+ * again); a pin root with nothing pinned is an error, not a success, so
+ * that a mistyped --pin-root cannot look like enforcement ended.
+ */
 static int uninstall(const struct agent_opts *o)
 {
 	char pin_dir[256];
-	int err;
+	int err, fd;
 
 	snprintf(pin_dir, sizeof(pin_dir), "%s/v%d", o->pin_root, ODSBPF_LAYOUT_VERSION);
+	fd = open(pin_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0) {
+		pr_err("agent --uninstall: nothing pinned in %s (%s); is --pin-root right?",
+		       pin_dir, strerror(errno));
+		return EXIT_FAILED;
+	}
+	if (flock(fd, LOCK_EX | LOCK_NB)) {
+		pr_err("agent --uninstall: an agent is running on %s; stop it first (SIGTERM), then uninstall",
+		       pin_dir);
+		close(fd);
+		return EXIT_FAILED;
+	}
 	err = enforcer_uninstall(pin_dir);
+	close(fd);
 	if (err) {
 		pr_err("cannot uninstall %s: %s", pin_dir, strerror(-err));
 		return EXIT_FAILED;
 	}
 	agent_status_remove(o->state_dir);
-	fprintf(stderr, "odsbpf: removed every program, link and map pinned in %s\n", pin_dir);
+	fprintf(stderr, "odsbpf: detached every program and removed every pin in %s\n", pin_dir);
 	return EXIT_OK;
 }
 

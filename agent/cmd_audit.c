@@ -106,6 +106,7 @@ static bool next_link(struct chain_reader *c, struct link *l)
 			if (!c->r) {
 				c->err = -errno;
 				pr_err("cannot read %s: %s", c->files[c->file], strerror(errno));
+				c->file = c->nr_files;	/* said once: stop here */
 				return false;
 			}
 		}

@@ -111,6 +111,17 @@ enum {
 	OPT_DST, OPT_RULE,
 };
 
+static bool valid_status(const char *s)
+{
+	static const char *const known[] = { "denied", "audited", "applied",
+					     "rejected", "lost" };
+
+	for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
+		if (!strcmp(s, known[i]))
+			return true;
+	return false;
+}
+
 static int parse_one(struct events_opts *o, int c, const char *arg)
 {
 	switch (c) {
@@ -119,7 +130,12 @@ static int parse_one(struct events_opts *o, int c, const char *arg)
 	case 'a': o->all = true; return 0;
 	case OPT_NAMESPACE: o->namespace = arg; return 0;
 	case OPT_POD: o->pod = arg; return 0;
-	case OPT_VERDICT: o->verdict = arg; return 0;
+	case OPT_VERDICT:
+		o->verdict = arg;
+		if (valid_status(arg))
+			return 0;
+		pr_err("events: --verdict \"%s\": expected denied, audited, applied, rejected or lost", arg);
+		return -EINVAL;
 	case OPT_RULE: o->rule = arg; return 0;
 	case 'n': return parse_lines(arg, &o->last_n);
 	case OPT_DST:
@@ -731,6 +747,13 @@ static int skip_history(struct output *out, struct live *lv)
 	return 0;
 }
 
+static bool is_directory(const char *path)
+{
+	struct stat st;
+
+	return !stat(path, &st) && S_ISDIR(st.st_mode);
+}
+
 int cmd_events(int argc, char **argv)
 {
 	struct events_opts o = {};
@@ -742,6 +765,11 @@ int cmd_events(int argc, char **argv)
 	ret = parse_events_opts(argc, argv, &o);
 	if (ret >= 0)
 		return ret;
+	if (is_directory(o.audit_log)) {
+		pr_err("events: %s is a directory; name the log file (--audit-log DIR/audit.log)",
+		       o.audit_log);
+		return EXIT_USAGE;
+	}
 	copy = strdup(o.audit_log);
 	lv.path = o.audit_log;
 	lv.base = copy ? strdup(basename(copy)) : NULL;

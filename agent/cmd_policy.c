@@ -97,8 +97,8 @@ static int policy_check(struct policy_opts *o)
 	/* A check validates; it does not ask DNS about the hosts. */
 	if (load_policy(o->files, o->nr_files, false, &pol, &c))
 		return EXIT_REJECTED;
-	printf("ok: %zu rules, %zu IPv4 and %zu IPv6 prefixes, mode %s, defaultAction %s\n",
-	       pol.nr_rules, c.nr_v4, c.nr_v6,
+	printf("ok: %zu rule%s; %zu IPv4 and %zu IPv6 trie entries (with the /0 entry that carries defaultAction); mode %s, defaultAction %s\n",
+	       pol.nr_rules, pol.nr_rules == 1 ? "" : "s", c.nr_v4, c.nr_v6,
 	       pol.mode == ODSBPF_MODE_AUDIT ? "audit" : "enforce",
 	       pol.default_action == ODSBPF_DENY ? "deny" : "allow");
 	compiled_free(&c);
@@ -231,6 +231,19 @@ static int policy_sign(struct policy_opts *o)
 	if (!key) {
 		pr_err("policy sign: %s", err);
 		return EXIT_USAGE;
+	}
+	/* A signature vouches for a policy: an invalid one is not signed. */
+	for (size_t i = 0; i < o->nr_files; i++) {
+		struct compiled_policy c;
+		struct policy pol;
+
+		if (load_policy(&o->files[i], 1, false, &pol, &c)) {
+			pr_err("policy sign: %s is not a valid policy; nothing signed", o->files[i]);
+			free(key);
+			return EXIT_REJECTED;
+		}
+		compiled_free(&c);
+		policy_free(&pol);
 	}
 	for (size_t i = 0; i < o->nr_files; i++) {
 		if (policy_sign_file(o->files[i], key, err, sizeof(err))) {

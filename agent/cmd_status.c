@@ -224,7 +224,8 @@ static json_t *agent_json(const char *state_dir)
 	snprintf(path, sizeof(path), "%s/status.json", state_dir);
 	state = json_load_file(path, 0, &jerr);
 	if (!state)
-		return json_pack("{s:b}", "running", 0);
+		return json_pack("{s:b, s:s}", "running", 0, "state",
+				 "no status.json here: is --state-dir right?");
 	json_object_set_new(state, "running", json_boolean(
 		!kill(json_integer_value(json_object_get(state, "pid")), 0)));
 	return state;
@@ -238,7 +239,9 @@ static void print_text(json_t *st)
 	size_t i;
 
 	printf("pins:     %s\n", json_string_value(json_object_get(st, "pin_dir")));
-	printf("agent:    %s", json_is_true(json_object_get(agent, "running")) ? "running" : "not running");
+	printf("agent:    %s", json_is_true(json_object_get(agent, "running")) ? "running" :
+	       json_object_get(agent, "state") ? json_string_value(json_object_get(agent, "state")) :
+	       "not running (the pinned programs go on enforcing)");
 	if (json_object_get(agent, "pid"))
 		printf(" (pid %lld, cgroup %s)", json_integer_value(json_object_get(agent, "pid")),
 		       json_string_value(json_object_get(agent, "cgroup")));

@@ -9,6 +9,8 @@
 #include "compile.h"
 #include "policy.h"
 
+#define ODSBPF_VERSION	"0.1.0"
+
 /* Exit codes, as the README documents them. */
 #define EXIT_OK		0
 #define EXIT_REJECTED	1	/* a policy or a log failed its check */

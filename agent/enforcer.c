@@ -402,27 +402,39 @@ int enforcer_pin_dir(const char *pin_root, char *out, size_t len)
 	return err;
 }
 
+/* Detach the link pinned at path, whatever holds it open. */
+static void detach_pinned_link(const char *path)
+{
+	struct bpf_link *link = bpf_link__open(path);
+
+	if (!link)
+		return;
+	if (bpf_link__detach(link))
+		pr_warn("cannot detach %s: %s", path, strerror(errno));
+	bpf_link__destroy(link);
+}
+
+/*
+ * Every link_* pin is detached first (socket hooks, cgroup_skb, XDP), so
+ * that nothing stays attached through an fd another process holds; then
+ * every pin goes. -ENOENT when nothing is pinned in pin_dir.
+ */
 int enforcer_uninstall(const char *pin_dir)
 {
-	static const char *const progs[] = { "connect4", "connect6", "sendmsg4",
-					     "sendmsg6" };
 	struct dirent *de;
 	char path[512];
 	DIR *d;
 
-	for (size_t i = 0; i < sizeof(progs) / sizeof(progs[0]); i++) {
-		struct bpf_link *link;
-
-		link_pin_path(pin_dir, progs[i], path, sizeof(path));
-		link = bpf_link__open(path);
-		if (!link)
-			continue;
-		bpf_link__detach(link);
-		bpf_link__destroy(link);
-	}
 	d = opendir(pin_dir);
 	if (!d)
-		return errno == ENOENT ? 0 : -errno;
+		return -errno;
+	while ((de = readdir(d))) {
+		if (strncmp(de->d_name, "link_", 5))
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", pin_dir, de->d_name);
+		detach_pinned_link(path);
+	}
+	rewinddir(d);
 	while ((de = readdir(d))) {
 		if (de->d_name[0] == '.')
 			continue;

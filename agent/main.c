@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "commands.h"
+#include "odsbpf.h"
 #include "hosts.h"
 #include "log.h"
 
@@ -86,6 +87,10 @@ int main(int argc, char **argv)
 	if (argc < 2) {
 		usage(stderr);
 		return EXIT_USAGE;
+	}
+	if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "version")) {
+		printf("odsbpf %s (map layout v%d)\n", ODSBPF_VERSION, ODSBPF_LAYOUT_VERSION);
+		return EXIT_OK;
 	}
 	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") ||
 	    !strcmp(argv[1], "help")) {

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <jansson.h>
 #include <linux/types.h>
 
@@ -471,8 +472,11 @@ static int parse_document(struct parse_ctx *ctx, json_t *doc, struct policy *pol
 		return err;
 
 	v = json_object_get(doc, "apiVersion");
-	if (!json_is_string(v) || strcmp(json_string_value(v), POLICY_API_VERSION))
+	if (!json_is_string(v))
 		return fail(ctx, "apiVersion", "required: \"%s\"", POLICY_API_VERSION);
+	if (strcmp(json_string_value(v), POLICY_API_VERSION))
+		return fail(ctx, "apiVersion", "\"%s\": this version reads \"%s\"",
+			    json_string_value(v), POLICY_API_VERSION);
 
 	v = json_object_get(doc, "mode");
 	if (v && (err = parse_enum(ctx, "mode", v, "enforce", "audit", &pol->mode)))
@@ -587,11 +591,17 @@ static char *slurp(const char *path)
 {
 	FILE *f = fopen(path, "re");
 	char *buf = NULL;
+	struct stat st;
 	size_t cap = 0;
 	ssize_t n;
 
 	if (!f)
 		return NULL;
+	if (!fstat(fileno(f), &st) && S_ISDIR(st.st_mode)) {
+		fclose(f);
+		errno = EISDIR;	/* the agent takes a directory; a check, files */
+		return NULL;
+	}
 	n = getdelim(&buf, &cap, '\0', f);
 	if (n < 0 && !ferror(f)) {
 		free(buf);

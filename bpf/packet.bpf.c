@@ -113,25 +113,12 @@ static __always_inline void report(const struct packet *p, const struct dest *d,
 	struct odsbpf_bucket *b = bucket_note(o->cgroup_id, o->ifindex, d, now);
 	struct odsbpf_event *e;
 
-	if (b) {
+	if (b)
 		bucket_describe(b, dec, p->dport, p->l4, p->family, o->hook,
 				verdict, o->layer);
-		if (!bucket_admit(b, now)) {
-			bucket_hold(b);
-			count(ODSBPF_CNT_SUPPRESSED);
-			return;
-		}
-	}
-	e = bpf_ringbuf_reserve(&odsbpf_events, sizeof(*e), 0);
-	if (!e) {
-		if (b)
-			bucket_hold(b);
-		count(ODSBPF_CNT_EVENTS_LOST);
+	e = event_reserve(b, now);
+	if (!e)
 		return;
-	}
-	__builtin_memset(e, 0, sizeof(*e));
-	e->ktime_ns = now;
-	e->suppressed = b ? bucket_take(b) : 0;
 	fill_event(e, p, d, dec, o, verdict);
 	bpf_ringbuf_submit(e, 0);
 }

@@ -436,4 +436,33 @@ static __always_inline __u32 bucket_take(struct odsbpf_bucket *b)
 	return n;
 }
 
+/*
+ * The rate limit, then a ring-buffer record. NULL when the event is held
+ * back or the ring is full: either way it is counted and carried by the
+ * bucket's next event. Otherwise the record is zeroed, stamped with now
+ * and carries the bucket's held-back count.
+ */
+static __always_inline struct odsbpf_event *event_reserve(struct odsbpf_bucket *b,
+							  __u64 now)
+{
+	struct odsbpf_event *e;
+
+	if (b && !bucket_admit(b, now)) {
+		bucket_hold(b);
+		count(ODSBPF_CNT_SUPPRESSED);
+		return NULL;
+	}
+	e = bpf_ringbuf_reserve(&odsbpf_events, sizeof(*e), 0);
+	if (!e) {
+		if (b)
+			bucket_hold(b);
+		count(ODSBPF_CNT_EVENTS_LOST);
+		return NULL;
+	}
+	__builtin_memset(e, 0, sizeof(*e));
+	e->ktime_ns = now;
+	e->suppressed = b ? bucket_take(b) : 0;
+	return e;
+}
+
 #endif /* ODSBPF_POLICY_BPF_H */

@@ -23,28 +23,14 @@ static __always_inline void report(struct bpf_sock_addr *ctx,
 	struct odsbpf_bucket *b = bucket_note(cgid, 0, d, now);
 	struct odsbpf_event *e;
 
-	if (b) {
+	if (b)
 		bucket_describe(b, dec, d->port, ctx->protocol, ctx->family,
 				hook, verdict, ODSBPF_LAYER_SOCKET);
-		if (!bucket_admit(b, now)) {
-			bucket_hold(b);
-			count(ODSBPF_CNT_SUPPRESSED);
-			return;
-		}
-	}
-	e = bpf_ringbuf_reserve(&odsbpf_events, sizeof(*e), 0);
-	if (!e) {
-		/* Counted, and carried by the bucket's next event. */
-		if (b)
-			bucket_hold(b);
-		count(ODSBPF_CNT_EVENTS_LOST);
+	e = event_reserve(b, now);
+	if (!e)
 		return;
-	}
-	__builtin_memset(e, 0, sizeof(*e));
 
-	e->ktime_ns = now;
 	e->cgroup_id = cgid;
-	e->suppressed = b ? bucket_take(b) : 0;
 	id = bpf_get_current_pid_tgid();
 	e->tgid = id >> 32;
 	e->tid = (__u32)id;

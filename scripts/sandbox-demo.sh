@@ -69,6 +69,11 @@ main() {
 	"$ODSBPF" events --audit-log "$log"
 	echo
 	echo "summary: $(grep -c '"status":"denied"' "$log") denied, policy $(grep -o '"rules":[0-9]*' "$log" | head -1 | cut -d: -f2) rules; sandbox removed"
+	# The sandbox goes; its audit log stays, to try events and audit verify on.
+	cp "$log" "$ROOT/build/make-run-audit.log"
+	echo "the audit log is kept as build/make-run-audit.log:"
+	echo "  build/odsbpf events --audit-log build/make-run-audit.log"
+	echo "  build/odsbpf audit verify build/make-run-audit.log"
 }
 
 main

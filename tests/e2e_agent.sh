@@ -141,6 +141,13 @@ test_survives_sigkill_and_restart() {
 		fail restarted_agent_adopts_the_pins "no agent.adopt event"
 	[ "$(programs_on_cgroup)" = 4 ] && pass one_program_per_hook_after_restart ||
 		fail one_program_per_hook_after_restart "bpftool shows $(programs_on_cgroup) programs, expected 4"
+	if "$ODSBPF" agent --uninstall --pin-root "$SANDBOX_TMP/bpffs" 2>"$SANDBOX_TMP/un.err"; then
+		fail uninstall_is_refused_while_an_agent_runs "it ran"
+	elif ! grep -q "an agent is running" "$SANDBOX_TMP/un.err" || [ "$(programs_on_cgroup)" != 4 ]; then
+		fail uninstall_is_refused_while_an_agent_runs "$(cat "$SANDBOX_TMP/un.err"); $(programs_on_cgroup) programs"
+	else
+		pass uninstall_is_refused_while_an_agent_runs
+	fi
 	before=$(grep -c '"action":"egress' "$LOG")
 	workload connect tcp 10.0.0.1 9 >/dev/null
 	sleep 0.3
@@ -185,6 +192,11 @@ test_stop_and_uninstall() {
 	"$ODSBPF" agent --uninstall --pin-root "$SANDBOX_TMP/bpffs" \
 		--state-dir "$SANDBOX_TMP/state" 2>/dev/null
 	expect uninstall_removes_enforcement ok connect tcp 10.0.0.1 9
+	if "$ODSBPF" agent --uninstall --pin-root "$SANDBOX_TMP/bpffs" 2>/dev/null; then
+		fail uninstall_with_nothing_pinned_is_an_error "exit status 0"
+	else
+		pass uninstall_with_nothing_pinned_is_an_error
+	fi
 	[ "$(programs_on_cgroup)" = 0 ] && pass uninstall_detaches_every_program ||
 		fail uninstall_detaches_every_program "bpftool shows $(programs_on_cgroup)"
 }
