@@ -193,7 +193,7 @@ static int parse_agent_opts(int argc, char **argv, struct agent_opts *o)
 			fputs(agent_help, stdout);
 			return EXIT_OK;
 		default:
-			fputs("see 'odsbpf agent --help'\n", stderr);
+			bad_option("agent", argv);
 			return EXIT_USAGE;
 		}
 	}

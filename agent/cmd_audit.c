@@ -91,6 +91,22 @@ static void parse_link(struct link *l, const char *key)
 	audit_hash_hex(h, l->hash);
 }
 
+/* A plain rotated file gone since it was named: the agent gzipped it. */
+static struct audit_reader *open_compressed(const char *file)
+{
+	struct audit_reader *r;
+	char *gz;
+	int err;
+
+	if (asprintf(&gz, "%s.gz", file) < 0)
+		return NULL;
+	r = audit_reader_open(gz);
+	err = errno;
+	free(gz);
+	errno = err;
+	return r;
+}
+
 /* The next line of the chain, across files; false at the end. */
 static bool next_link(struct chain_reader *c, struct link *l)
 {
@@ -103,6 +119,8 @@ static bool next_link(struct chain_reader *c, struct link *l)
 				return false;
 			c->r = audit_reader_open(c->files[c->file]);
 			c->lineno = 0;
+			if (!c->r && errno == ENOENT)
+				c->r = open_compressed(c->files[c->file]);
 			if (!c->r) {
 				c->err = -errno;
 				pr_err("cannot read %s: %s", c->files[c->file], strerror(errno));
@@ -249,13 +267,41 @@ static int file_order(const void *a, const void *b)
 	return strcmp(x, y);
 }
 
+/*
+ * A glob taken while the agent compresses a rotated file NAME can also
+ * name NAME.gz.tmp (partial) or NAME.gz: NAME holds every line, so those
+ * are dropped. Returns the files left.
+ */
+static int drop_compression_copies(int argc, char **argv)
+{
+	int n = 0;
+
+	for (int i = 0; i < argc; i++) {
+		bool copy = false;
+
+		for (int j = 0; j < argc && !copy; j++) {
+			size_t len = strlen(argv[j]);
+
+			copy = j != i && !strncmp(argv[i], argv[j], len) &&
+			       (!strcmp(argv[i] + len, ".gz") ||
+				!strcmp(argv[i] + len, ".gz.tmp"));
+		}
+		if (!copy)
+			argv[n++] = argv[i];
+	}
+	return n;
+}
+
 static int verify(int argc, char **argv, bool verbose)
 {
-	struct chain_reader c = { .files = argv, .nr_files = argc, .key = audit_key() };
+	struct chain_reader c = { .key = audit_key() };
 	unsigned long long lines = 0;
 	long long first = 0, last = 0;
 	int ret;
 
+	argc = drop_compression_copies(argc, argv);
+	c.files = argv;
+	c.nr_files = argc;
 	qsort(argv, argc, sizeof(*argv), file_order);
 	ret = verify_chain(&c, &lines, &first, &last);
 	audit_reader_close(c.r);
@@ -301,7 +347,7 @@ int cmd_audit(int argc, char **argv)
 			fputs(audit_help, stdout);
 			return EXIT_OK;
 		default:
-			fputs("see 'odsbpf audit --help'\n", stderr);
+			bad_option("audit", argv);
 			return EXIT_USAGE;
 		}
 	}

@@ -156,8 +156,7 @@ static int parse_one(struct events_opts *o, int c, const char *arg)
 		pr_err("events: -o \"%s\": expected table or json", arg);
 		return -EINVAL;
 	}
-	fputs("see 'odsbpf events --help'\n", stderr);
-	return -EINVAL;
+	return -ENOENT;	/* not an option of ours: the caller names it */
 }
 
 static int parse_events_opts(int argc, char **argv, struct events_opts *o)
@@ -187,7 +186,11 @@ static int parse_events_opts(int argc, char **argv, struct events_opts *o)
 			fputs(events_help, stdout);
 			return EXIT_OK;
 		}
-		if (parse_one(o, c, optarg))
+		int err = parse_one(o, c, optarg);
+
+		if (err == -ENOENT)
+			bad_option("events", argv);
+		if (err)
 			return EXIT_USAGE;
 	}
 	if (optind < argc) {

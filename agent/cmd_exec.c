@@ -84,7 +84,7 @@ static int parse_exec_opts(int argc, char **argv, struct exec_opts *o)
 			fputs(exec_help, stdout);
 			return EXIT_OK;
 		default:
-			fputs("see 'odsbpf exec --help'\n", stderr);
+			bad_option("exec", argv);
 			return EXIT_USAGE;
 		}
 	}

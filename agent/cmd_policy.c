@@ -76,7 +76,7 @@ static int parse_policy_opts(int argc, char **argv, struct policy_opts *o)
 			fputs(policy_help, stdout);
 			return EXIT_OK;
 		default:
-			fputs("see 'odsbpf policy --help'\n", stderr);
+			bad_option("policy", argv);
 			return EXIT_USAGE;
 		}
 	}
@@ -268,6 +268,10 @@ int cmd_policy(int argc, char **argv)
 		return argc < 2 ? EXIT_USAGE : EXIT_OK;
 	}
 	sub = argv[1];
+	if (strcmp(sub, "check") && strcmp(sub, "explain") && strcmp(sub, "sign")) {
+		pr_err("policy: unknown subcommand \"%s\"; expected check, explain or sign", sub);
+		return EXIT_USAGE;
+	}
 	ret = parse_policy_opts(argc - 1, argv + 1, &o);
 	if (ret >= 0)
 		return ret;

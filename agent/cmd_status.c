@@ -106,7 +106,7 @@ static int parse_status_opts(int argc, char **argv, struct status_opts *o)
 			fputs(status_help, stdout);
 			return EXIT_OK;
 		default:
-			fputs("see 'odsbpf status --help'\n", stderr);
+			bad_option("status", argv);
 			return EXIT_USAGE;
 		}
 	}

@@ -44,7 +44,10 @@ int load_policy(char *const *files, size_t n, bool resolve, struct policy *pol,
 /* The node name for events: $NODE_NAME, else the host name. */
 const char *node_name(void);
 
-/* Count a -v; returns false for an unknown option letter. */
+/* Count a -v. */
 void verbose_more(void);
+
+/* Name the argument getopt_long refused (opterr is 0), in one line. */
+void bad_option(const char *cmd, char **argv);
 
 #endif

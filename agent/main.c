@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /* Copyright (c) 2026 The odsbpf authors */
+#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,6 +51,12 @@ const char *node_name(void)
 	return name;
 }
 
+void bad_option(const char *cmd, char **argv)
+{
+	pr_err("%s: unknown option, or one missing its value: %s; see 'odsbpf %s --help'",
+	       cmd, argv[optind - 1], cmd);
+}
+
 void verbose_more(void)
 {
 	if (log_verbosity < LOG_DEBUG)
@@ -84,6 +91,7 @@ int load_policy(char *const *files, size_t n, bool resolve, struct policy *pol,
 int main(int argc, char **argv)
 {
 	log_init();
+	opterr = 0;	/* each command names a bad option itself, in our format */
 	if (argc < 2) {
 		usage(stderr);
 		return EXIT_USAGE;
