@@ -5,9 +5,11 @@
 #include <fcntl.h>
 #include <libgen.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -399,7 +401,14 @@ struct audit_reader *audit_reader_open(const char *path)
 {
 	struct audit_reader *r = calloc(1, sizeof(*r));
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	struct stat st;
 
+	/* A directory reads as empty: it must not verify as "ok 0 lines". */
+	if (fd >= 0 && !fstat(fd, &st) && S_ISDIR(st.st_mode)) {
+		close(fd);
+		fd = -1;
+		errno = EISDIR;
+	}
 	if (!r || fd < 0) {
 		int err = fd < 0 ? errno : ENOMEM;
 
@@ -460,8 +469,7 @@ void audit_reader_close(struct audit_reader *r)
 
 /* ---- writing ---- */
 
-/* Compress src into src.gz (through a .tmp file), then remove src. */
-static int compress_file(const char *src)
+int audit_gzip_file(const char *src)
 {
 	char dst[4200], tmp[4210], buf[65536];
 	int in, out, err = 0;
@@ -509,7 +517,183 @@ close_in:
 	return err;
 }
 
-/* Delete rotated files whose last line is older than the retention. */
+int (*audit_compress)(const char *src) = audit_gzip_file;
+
+/* ---- compressing rotated files in a thread ---- */
+
+/* The compression thread's nice: the event loop comes first. */
+#define COMPRESS_NICE		10
+
+/*
+ * Rotated files waiting for gzip, and the thread that compresses them,
+ * oldest first. queue[0] stays queued while it is being compressed, so
+ * that retention can tell it from a file at rest.
+ */
+struct audit_compressor {
+	pthread_mutex_t lock;
+	pthread_cond_t queued;	/* a file was queued, or stop was set */
+	pthread_cond_t idle;	/* the queue is empty */
+	char **queue;
+	size_t n;
+	bool stop;		/* compress what is queued, then end */
+	pthread_t thread;
+};
+
+static void compress_now(const char *src)
+{
+	int err = audit_compress(src);
+
+	if (err)
+		pr_warn("cannot compress the rotated log %s: %s", src, strerror(-err));
+}
+
+static void *compressor_main(void *arg)
+{
+	struct audit_compressor *c = arg;
+	char *src;
+
+	/* Linux's nice is per thread; failing, it runs at the agent's. */
+	setpriority(PRIO_PROCESS, gettid(), COMPRESS_NICE);
+	pthread_mutex_lock(&c->lock);
+	for (;;) {
+		while (!c->n && !c->stop)
+			pthread_cond_wait(&c->queued, &c->lock);
+		if (!c->n)
+			break;
+		src = c->queue[0];
+		/* Not held while compressing, nor while logging a failure. */
+		pthread_mutex_unlock(&c->lock);
+		compress_now(src);
+		pthread_mutex_lock(&c->lock);
+		c->n--;
+		memmove(c->queue, c->queue + 1, c->n * sizeof(*c->queue));
+		free(src);
+		if (!c->n)
+			pthread_cond_broadcast(&c->idle);
+	}
+	pthread_mutex_unlock(&c->lock);
+	return NULL;
+}
+
+/*
+ * The log's compression thread, started at its first rotation. Signals
+ * stay with the agent's main thread: the thread blocks them all.
+ */
+static struct audit_compressor *compressor_start(struct audit_log *l)
+{
+	struct audit_compressor *c = calloc(1, sizeof(*c));
+	sigset_t all, old;
+	int err;
+
+	if (!c) {
+		err = ENOMEM;
+		goto fail;
+	}
+	pthread_mutex_init(&c->lock, NULL);
+	pthread_cond_init(&c->queued, NULL);
+	pthread_cond_init(&c->idle, NULL);
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	err = pthread_create(&c->thread, NULL, compressor_main, c);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (err) {
+		pthread_cond_destroy(&c->idle);
+		pthread_cond_destroy(&c->queued);
+		pthread_mutex_destroy(&c->lock);
+		free(c);
+		goto fail;
+	}
+	l->gz = c;
+	return c;
+fail:
+	pr_warn("cannot start a thread to compress the rotated files of %s, compressing them while writing: %s",
+		l->path, strerror(err));
+	return NULL;
+}
+
+static bool compressor_push(struct audit_compressor *c, const char *src)
+{
+	char *copy = strdup(src), **grown;
+
+	if (!copy)
+		return false;
+	pthread_mutex_lock(&c->lock);
+	grown = realloc(c->queue, (c->n + 1) * sizeof(*c->queue));
+	if (grown) {
+		c->queue = grown;
+		c->queue[c->n++] = copy;
+		pthread_cond_signal(&c->queued);
+	}
+	pthread_mutex_unlock(&c->lock);
+	if (!grown)
+		free(copy);
+	return grown != NULL;
+}
+
+/* Hand a rotated file to the thread; without one, compress it here. */
+static void compress_later(struct audit_log *l, const char *src)
+{
+	struct audit_compressor *c = l->gz ? l->gz : compressor_start(l);
+
+	if (!c || !compressor_push(c, src))
+		compress_now(src);
+}
+
+/* Is file (rotated, plain or .gz) queued or being compressed? */
+static bool compressing(struct audit_log *l, const char *file)
+{
+	struct audit_compressor *c = l->gz;
+	bool found = false;
+
+	if (!c)
+		return false;
+	pthread_mutex_lock(&c->lock);
+	for (size_t i = 0; i < c->n && !found; i++) {
+		size_t len = strlen(c->queue[i]);
+
+		found = !strncmp(file, c->queue[i], len) &&
+			(!file[len] || !strcmp(file + len, ".gz"));
+	}
+	pthread_mutex_unlock(&c->lock);
+	return found;
+}
+
+void audit_log_wait_compression(struct audit_log *l)
+{
+	struct audit_compressor *c = l->gz;
+
+	if (!c)
+		return;
+	pthread_mutex_lock(&c->lock);
+	while (c->n)
+		pthread_cond_wait(&c->idle, &c->lock);
+	pthread_mutex_unlock(&c->lock);
+}
+
+/* Compress what is queued, then end the thread. */
+static void compressor_stop(struct audit_log *l)
+{
+	struct audit_compressor *c = l->gz;
+
+	if (!c)
+		return;
+	pthread_mutex_lock(&c->lock);
+	c->stop = true;
+	pthread_cond_signal(&c->queued);
+	pthread_mutex_unlock(&c->lock);
+	pthread_join(c->thread, NULL);
+	pthread_cond_destroy(&c->idle);
+	pthread_cond_destroy(&c->queued);
+	pthread_mutex_destroy(&c->lock);
+	free(c->queue);
+	free(c);
+	l->gz = NULL;
+}
+
+/*
+ * Delete rotated files whose last line is older than the retention,
+ * except those still queued for compression.
+ */
 static void sweep(struct audit_log *l)
 {
 	__u64 now = audit_clock(), t;
@@ -524,7 +708,7 @@ static void sweep(struct audit_log *l)
 		char *bcopy = strdup(l->path);
 
 		if (bcopy && audit_rotated_time(basename(bcopy), slash + 1, &t) &&
-		    t + l->o.retention_ns < now) {
+		    t + l->o.retention_ns < now && !compressing(l, files[i])) {
 			if (unlink(files[i]))
 				pr_warn("cannot delete %s, past its retention: %s",
 					files[i], strerror(errno));
@@ -536,7 +720,7 @@ static void sweep(struct audit_log *l)
 	audit_files_free(files, n);
 }
 
-/* After a crash: compress rotated files left plain, drop partial .gz. */
+/* After a crash: queue rotated files left plain, drop partial .gz. */
 static void finish_rotations(struct audit_log *l)
 {
 	char **files, tmp[4210];
@@ -551,8 +735,7 @@ static void finish_rotations(struct audit_log *l)
 			continue;
 		snprintf(tmp, sizeof(tmp), "%s.gz.tmp", files[i]);
 		unlink(tmp);
-		if (compress_file(files[i]))
-			pr_warn("cannot compress the rotated log %s", files[i]);
+		compress_later(l, files[i]);
 	}
 	audit_files_free(files, n);
 }
@@ -705,11 +888,12 @@ int audit_log_open(struct audit_log *l, const char *path,
 		l->path = NULL;
 		return err;
 	}
-	finish_rotations(l);
+	/* The chain first: the newest rotated file may be one left plain. */
 	if (l->size)
 		recover_tail(l);
 	else if (chained)
 		chain_from_rotated(l);
+	finish_rotations(l);
 	sweep(l);
 	return 0;
 }
@@ -735,8 +919,8 @@ int audit_log_rotate(struct audit_log *l)
 	if (open_file(l))
 		return -EIO;
 	sync_dir_of(l->path);
-	if (!err && (err = compress_file(rotated)))
-		pr_warn("cannot compress the rotated log %s: %s", rotated, strerror(-err));
+	if (!err)
+		compress_later(l, rotated);
 	sweep(l);
 	return err;
 }
@@ -856,6 +1040,7 @@ void audit_log_close(struct audit_log *l)
 		close(l->fd);
 	}
 	l->open = false;
+	compressor_stop(l);
 	free(l->path);
 	l->path = NULL;
 }

@@ -10,7 +10,10 @@
  *
  * A rotated file is named PATH.YYYY-MM-DDTHH-MM-SS.mmmZ.gz after the
  * moment it was rotated (UTC), so names sort in the order written and
- * retention counts from a file's last line.
+ * retention counts from a file's last line. Rotation renames the file
+ * and returns; a thread of the log's own gzips it (through NAME.gz.tmp,
+ * then renamed to NAME.gz, then NAME removed), so for a while a rotated
+ * file is there plain, or plain and gzipped: readers take the plain one.
  */
 #ifndef ODSBPF_AUDIT_LOG_H
 #define ODSBPF_AUDIT_LOG_H
@@ -60,6 +63,8 @@ struct audit_chain {
 	unsigned char hash[AUDIT_HASH_LEN];	/* of the last line */
 };
 
+struct audit_compressor;
+
 /* A log file and its chain. Zero-initialised it is closed, chain empty. */
 struct audit_log {
 	bool open;
@@ -73,10 +78,20 @@ struct audit_log {
 	__u64 unsynced_since_ns;	/* 0: nothing to fdatasync */
 	__u64 next_sweep_ns;
 	struct audit_chain chain;
+	struct audit_compressor *gz;	/* rotated files queued for gzip;
+					 * NULL until the first rotation */
 };
 
 /* Wall clock, ns since the epoch; tests replace it. */
 extern __u64 (*audit_clock)(void);
+
+/*
+ * Compress a rotated file src into src.gz through src.gz.tmp, then
+ * remove src. Returns 0 or -errno. The log's compression thread calls
+ * it through audit_compress, which tests replace.
+ */
+int audit_gzip_file(const char *src);
+extern int (*audit_compress)(const char *src);
 
 /* The chain's key from the environment: NULL (SHA-256) or the key. */
 const char *audit_key(void);
@@ -95,7 +110,8 @@ void audit_chain_advance(struct audit_chain *c, const char *line, size_t len);
  * Open path for appending (directory made 0700, file 0600). A chained
  * log picks up its chain from the last line of the file, or of the
  * newest rotated file when the file is empty. Finishes what a crash left
- * (rotated files not yet compressed) and deletes files past retention.
+ * (rotated files not yet compressed: queued for the compression thread)
+ * and deletes files past retention.
  */
 int audit_log_open(struct audit_log *l, const char *path,
 		   const struct audit_log_opts *o, bool chained);
@@ -116,7 +132,17 @@ int audit_log_write(struct audit_log *l, const char *lines, size_t len);
 /* Periodic work: fdatasync when due, rotation by age, retention. */
 void audit_log_tick(struct audit_log *l);
 
+/*
+ * Rename the file to its rotated name, open a new one and queue the
+ * rotated file for compression; does not wait for it. Returns 0 or
+ * -errno.
+ */
 int audit_log_rotate(struct audit_log *l);
+
+/* Wait until every rotated file queued so far is compressed (or failed). */
+void audit_log_wait_compression(struct audit_log *l);
+
+/* Close the file, and wait for the compression of rotated files. */
 void audit_log_close(struct audit_log *l);
 
 /*

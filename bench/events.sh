@@ -43,7 +43,8 @@ count_lines() {
 		case $f in
 		"$1") ;;
 		*.gz) n=$((n + $(zcat "$f" | wc -l))) ;;
-		*) n=$((n + $(wc -l <"$f"))) ;;
+		# compressed away since listed: its .gz is there
+		*) n=$((n + $(wc -l <"$f" 2>/dev/null || zcat "$f.gz" | wc -l))) ;;
 		esac
 	done
 	echo "$n"

@@ -21,8 +21,14 @@ deny() {
 	in_cgroup "$2" "$PROBE" flood tcp "${3:-$DENIED}" 8080 "$1" >/dev/null
 }
 
+# Every line, oldest first. A rotated file may still be plain while the
+# worker compresses it (then X, X.gz.tmp, then X.gz): each is read once.
 all_lines() {
-	for f in "$LOG".*.gz; do [ -e "$f" ] && zcat "$f"; done
+	local f
+
+	for f in $(ls "$LOG".* 2>/dev/null | sed -e 's/\.gz\.tmp$//' -e 's/\.gz$//' | sort -u); do
+		cat "$f" 2>/dev/null || zcat "$f.gz"
+	done
 	cat "$LOG"
 }
 

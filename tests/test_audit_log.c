@@ -2,18 +2,21 @@
 /* Copyright (c) 2026 The odsbpf authors */
 /*
  * Unit tests of the audit log files: the hash chain, rotation by size and
- * by age (on a fake clock), gzip, retention by the age in a rotated
- * file's name, mode 0600, and picking the chain up again after a restart.
- * Everything happens in a temp directory. Prints PASS/FAIL lines.
+ * by age (on a fake clock), gzip in a thread that rotation does not wait
+ * for, retention by the age in a rotated file's name, mode 0600, and
+ * picking the chain up again after a restart. Everything happens in a
+ * temp directory. Prints PASS/FAIL lines.
  */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 #include <openssl/hmac.h>
 #include <openssl/sha.h>
@@ -213,6 +216,7 @@ static void test_rotation_by_size_gzips_and_keeps_the_chain(void)
 	audit_log_open(&l, path_of("audit.log"), &o, true);
 	for (int i = 0; i < 40; i++)
 		emit(&l, i);
+	/* No wait for the compression thread: closing the log waits. */
 	audit_log_close(&l);
 	all = read_all(path_of("audit.log"), &files);
 	if (!audit_log_files(path_of("audit.log"), &list, &n)) {
@@ -225,6 +229,154 @@ static void test_rotation_by_size_gzips_and_keeps_the_chain(void)
 	      "%zu files, %zu gzipped, chain %s", files, gz,
 	      chain_holds(all, 1, NULL) ? "holds" : "broken");
 	free(all);
+}
+
+/* Emit lines from n on until one rotates the file; returns the next n. */
+static int emit_until_rotated(struct audit_log *l, int n)
+{
+	__u64 before;
+
+	do {
+		before = l->size;
+		emit(l, n++);
+	} while (l->size >= before && n < 10000);
+	return n;
+}
+
+/* The oldest file of the log at "audit.log" when it is rotated, or "". */
+static void oldest_rotated(char *buf, size_t len)
+{
+	char **list;
+	size_t n;
+
+	buf[0] = '\0';
+	if (audit_log_files(path_of("audit.log"), &list, &n))
+		return;
+	if (n > 1)
+		snprintf(buf, len, "%s", list[0]);
+	audit_files_free(list, n);
+}
+
+static size_t count_lines(const char *all)
+{
+	size_t n = 0;
+
+	for (; (all = strchr(all, '\n')); all++)
+		n++;
+	return n;
+}
+
+/*
+ * A compressor that holds still until the test lets it go: it leaves a
+ * partial NAME.gz.tmp, as a compression under way does, says it has
+ * started and waits to be released (10 s at most, so that a log that
+ * compresses in its writer's thread fails the test instead of hanging).
+ */
+static struct {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	bool started, released, timed_out;
+} gate = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER };
+
+static struct timespec in_10s(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_REALTIME, &t);
+	t.tv_sec += 10;
+	return t;
+}
+
+static int gated_gzip(const char *src)
+{
+	struct timespec deadline = in_10s();
+	char tmp[600];
+	int fd;
+
+	snprintf(tmp, sizeof(tmp), "%s.gz.tmp", src);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	if (fd >= 0 && write(fd, "\x1f\x8b", 2) != 2)
+		perror("write");
+	close(fd);
+	pthread_mutex_lock(&gate.lock);
+	gate.started = true;
+	pthread_cond_broadcast(&gate.cond);
+	while (!gate.released && !gate.timed_out)
+		gate.timed_out = pthread_cond_timedwait(&gate.cond, &gate.lock,
+							&deadline) == ETIMEDOUT;
+	pthread_mutex_unlock(&gate.lock);
+	return audit_gzip_file(src);
+}
+
+/* Compress through the gate, closed. */
+static void gate_close(void)
+{
+	gate.started = gate.released = gate.timed_out = false;
+	audit_compress = gated_gzip;
+}
+
+/* Wait until the gated compressor has started; false if it does not. */
+static bool gate_wait_started(void)
+{
+	struct timespec deadline = in_10s();
+	bool started;
+
+	pthread_mutex_lock(&gate.lock);
+	while (!gate.started &&
+	       pthread_cond_timedwait(&gate.cond, &gate.lock, &deadline) != ETIMEDOUT)
+		;
+	started = gate.started;
+	pthread_mutex_unlock(&gate.lock);
+	return started;
+}
+
+static void gate_open(void)
+{
+	pthread_mutex_lock(&gate.lock);
+	gate.released = true;
+	pthread_cond_broadcast(&gate.cond);
+	pthread_mutex_unlock(&gate.lock);
+}
+
+/*
+ * The write that rotates returns while the rotated file is still being
+ * compressed; meanwhile the file is read once, from its plain name, not
+ * from its NAME.gz.tmp; waiting for the compression leaves only NAME.gz.
+ */
+static void test_rotation_does_not_wait_for_gzip(void)
+{
+	struct audit_log_opts o = AUDIT_LOG_OPTS_DEFAULT;
+	struct audit_log l = {};
+	char rotated[512], gz[520], tmp[530], *all;
+	bool plain_after_write, started, read_once, only_gz_after;
+	size_t files = 0;
+	int n;
+
+	empty_dir();
+	gate_close();
+	o.rotate_size = 400;
+	audit_log_open(&l, path_of("audit.log"), &o, true);
+	n = emit_until_rotated(&l, 0);
+	oldest_rotated(rotated, sizeof(rotated));
+	snprintf(gz, sizeof(gz), "%s.gz", rotated);
+	snprintf(tmp, sizeof(tmp), "%s.gz.tmp", rotated);
+	plain_after_write = *rotated && !strstr(rotated, ".gz") && access(gz, F_OK);
+
+	started = gate_wait_started();
+	all = read_all(path_of("audit.log"), &files);
+	read_once = started && !access(tmp, F_OK) && files == 2 &&
+		    count_lines(all) == (size_t)n && chain_holds(all, 1, NULL);
+	free(all);
+
+	gate_open();
+	audit_log_wait_compression(&l);
+	only_gz_after = access(rotated, F_OK) && !access(gz, F_OK) && access(tmp, F_OK);
+	audit_log_close(&l);
+	audit_compress = audit_gzip_file;
+	check("test_rotation_does_not_wait_for_gzip",
+	      plain_after_write && read_once && only_gz_after && !gate.timed_out,
+	      "plain after the write %d, read once while compressing %d, only .gz after the wait %d, compressor held past 10 s %d",
+	      plain_after_write, read_once, only_gz_after, gate.timed_out);
 }
 
 static void test_rotation_by_age_on_a_fake_clock(void)
@@ -390,6 +542,79 @@ static void test_a_torn_last_line_is_ended_first(void)
 	free(all);
 }
 
+/* A rotated file past its retention stays while it is being compressed. */
+static void test_retention_spares_a_file_being_compressed(void)
+{
+	struct audit_log_opts o = AUDIT_LOG_OPTS_DEFAULT;
+	struct audit_log l = {};
+	char rotated[512], gz[520];
+	bool kept, gone_after;
+
+	empty_dir();
+	gate_close();
+	audit_clock = fake_clock;
+	fake_now = 1800000000ull * NS_PER_SEC;
+	o.retention_ns = NS_PER_SEC;
+	audit_log_open(&l, path_of("audit.log"), &o, true);
+	emit(&l, 1);
+	audit_log_rotate(&l);
+	oldest_rotated(rotated, sizeof(rotated));
+	snprintf(gz, sizeof(gz), "%s.gz", rotated);
+	gate_wait_started();
+	fake_now += 2 * 3600 * NS_PER_SEC;	/* past retention and the hourly sweep */
+	audit_log_tick(&l);
+	kept = *rotated && !access(rotated, F_OK);
+
+	gate_open();
+	audit_log_wait_compression(&l);
+	fake_now += 2 * 3600 * NS_PER_SEC;
+	audit_log_tick(&l);
+	gone_after = access(rotated, F_OK) && access(gz, F_OK);
+	audit_log_close(&l);
+	audit_compress = audit_gzip_file;
+	check("test_retention_spares_a_file_being_compressed", kept && gone_after,
+	      "kept while compressing %d, deleted once compressed %d", kept, gone_after);
+}
+
+/* A rotated file left plain, with a partial .gz.tmp, is compressed at start. */
+static void test_a_crash_mid_compression_is_finished_at_start(void)
+{
+	static const char name[] = "audit.log.2027-01-15T07-59-00.000Z";
+	struct audit_log_opts o = AUDIT_LOG_OPTS_DEFAULT;
+	struct audit_log l = {};
+	char rotated[512], gz[520], tmp[530], *all;
+	bool finished;
+	int fd;
+
+	empty_dir();
+	audit_clock = fake_clock;
+	fake_now = 1800000000ull * NS_PER_SEC;
+	audit_log_open(&l, path_of("audit.log"), &o, true);
+	emit(&l, 1);
+	emit(&l, 2);
+	audit_log_close(&l);
+	snprintf(rotated, sizeof(rotated), "%s", path_of(name));
+	snprintf(gz, sizeof(gz), "%s.gz", rotated);
+	snprintf(tmp, sizeof(tmp), "%s.gz.tmp", rotated);
+	rename(path_of("audit.log"), rotated);
+	fd = open(tmp, O_WRONLY | O_CREAT, 0600);
+	if (write(fd, "\x1f\x8b", 2) != 2)
+		perror("write");
+	close(fd);
+
+	memset(&l, 0, sizeof(l));
+	audit_log_open(&l, path_of("audit.log"), &o, true);
+	emit(&l, 3);
+	audit_log_wait_compression(&l);
+	finished = access(rotated, F_OK) && !access(gz, F_OK) && access(tmp, F_OK);
+	audit_log_close(&l);
+	all = read_all(path_of("audit.log"), NULL);
+	check("test_a_crash_mid_compression_is_finished_at_start",
+	      finished && count_lines(all) == 3 && chain_holds(all, 1, NULL),
+	      "compressed %d, log: %s", finished, all);
+	free(all);
+}
+
 static void test_rfc3339_and_rotated_names_parse(void)
 {
 	__u64 a = 0, b = 0, c = 0, d = 0;
@@ -421,8 +646,12 @@ int main(void)
 	test_chain_resumes_from_a_rotated_file();
 	test_a_torn_last_line_is_ended_first();
 	test_rfc3339_and_rotated_names_parse();
+	test_rotation_does_not_wait_for_gzip();
+	/* On a fake clock from here on. */
 	test_rotation_by_age_on_a_fake_clock();
 	test_retention_deletes_only_older_files();
+	test_retention_spares_a_file_being_compressed();
+	test_a_crash_mid_compression_is_finished_at_start();
 	empty_dir();
 	rmdir(dir);
 	return failures ? 1 : 0;
