@@ -12,6 +12,7 @@
 #include <microhttpd.h>
 
 #include "http.h"
+#include "packet.h"
 #include "log.h"
 
 /* Scrapers and probes are few: more is a mistake or an attack. */
@@ -102,18 +103,6 @@ static void put_value(FILE *f, const char *name, const char *type,
 	fprintf(f, "%s %llu\n", name, v);
 }
 
-static const char *const outcome_names[ODSBPF_PKT_NR] = {
-	[ODSBPF_PKT_ALLOWED] = "allowed",
-	[ODSBPF_PKT_DENIED] = "denied",
-	[ODSBPF_PKT_AUDITED] = "audited",
-	[ODSBPF_PKT_NEIGHBOUR] = "neighbour",
-	[ODSBPF_PKT_REPLY] = "reply",
-	[ODSBPF_PKT_UNPARSEABLE] = "unparseable",
-	[ODSBPF_PKT_TOO_DEEP] = "too_deep",
-	[ODSBPF_PKT_SOURCE_ROUTED] = "source_routed",
-	[ODSBPF_PKT_UNSUPPORTED] = "unsupported",
-};
-
 static const struct {
 	const char *layer;
 	enum odsbpf_counter first;	/* allowed, denied, audited follow */
@@ -133,7 +122,7 @@ static void put_counters(FILE *f, const struct http_metrics *m)
 	for (size_t i = 0; i < 3; i++)
 		for (int v = 0; v < 3; v++)
 			fprintf(f, "odsbpf_verdicts_total{layer=\"%s\",verdict=\"%s\"} %llu\n",
-				layer_counters[i].layer, outcome_names[v],
+				layer_counters[i].layer, packet_outcome_name(v),
 				(unsigned long long)c[layer_counters[i].first + v]);
 
 	put_header(f, "odsbpf_packet_outcomes_total", "counter",
@@ -141,7 +130,7 @@ static void put_counters(FILE *f, const struct http_metrics *m)
 	for (size_t i = 1; i < 3; i++)
 		for (int o = ODSBPF_PKT_NEIGHBOUR; o < ODSBPF_PKT_NR; o++)
 			fprintf(f, "odsbpf_packet_outcomes_total{layer=\"%s\",outcome=\"%s\"} %llu\n",
-				layer_counters[i].layer, outcome_names[o],
+				layer_counters[i].layer, packet_outcome_name(o),
 				(unsigned long long)c[layer_counters[i].first + o]);
 
 	put_value(f, "odsbpf_no_policy_denials_total", "counter",

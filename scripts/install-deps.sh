@@ -2,13 +2,14 @@
 # SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 # Copyright (c) 2026 The odsbpf authors
 #
-# Install the Debian packages odsbpf builds and tests with, when missing.
+# Install the Debian packages odsbpf builds and tests with, when missing,
+# and any packages named as arguments (bench/setup.sh names its own).
 # Called by `make`, so `make run` and `make test` work on a fresh machine.
 set -eu
 
 PACKAGES="make gcc clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev
 libjansson-dev libssl-dev libmicrohttpd-dev pkg-config iproute2 util-linux
-python3 clang-format curl procps"
+python3 clang-format curl procps $*"
 
 missing=""
 for p in $PACKAGES; do
