@@ -112,7 +112,7 @@ static const char *layer_name(unsigned int layer)
 
 static const char *rule_name(const struct event_sink *s, const struct odsbpf_event *e)
 {
-	if (e->rule_id == ODSBPF_RULE_DEFAULT || e->rule_id == ODSBPF_RULE_NO_POLICY)
+	if (e->rule_id >= ODSBPF_RULE_SOURCE_ROUTED)	/* the reserved ids */
 		return policy_rule_name(NULL, e->rule_id);
 	if (s->policy && e->policy_id == s->policy_id)
 		return policy_rule_name(s->policy, e->rule_id);

@@ -718,6 +718,8 @@ const char *policy_rule_name(const struct policy *p, unsigned int rule_id)
 {
 	if (rule_id == ODSBPF_RULE_DEFAULT)
 		return "defaultAction";
+	if (rule_id == ODSBPF_RULE_SOURCE_ROUTED)
+		return "source-route";
 	if (rule_id == ODSBPF_RULE_NO_POLICY)
 		return "no-policy";
 	if (!p || rule_id >= p->nr_rules)

@@ -132,6 +132,25 @@ static __always_inline bool pass_unjudged(const struct origin *o,
 }
 
 /*
+ * A source route names hops the policy never sees (the first of them may
+ * be a denied address): such packets are dropped whatever the policy, and
+ * reported, naming the header's destination, so that an attempt to reach
+ * metadata this way is not silent.
+ */
+static __noinline void report_source_routed(const struct packet *p,
+					   const struct origin *o)
+{
+	struct decision dec = {
+		.action = ODSBPF_DENY,
+		.rule_id = ODSBPF_RULE_SOURCE_ROUTED,
+	};
+	struct dest d = {};
+
+	dest_of(p, &d);
+	report(p, &d, &dec, o, ODSBPF_VERDICT_DENIED);
+}
+
+/*
  * Did the socket hooks judge this packet's destination? They run for the
  * connect and sendmsg of TCP and UDP sockets; a raw socket that writes
  * TCP or UDP headers itself passes no hook.
@@ -238,11 +257,13 @@ int cgroup_skb_egress(struct __sk_buff *skb)
 	/* Crafted TCP has no connection behind it: judge every segment. */
 	if (r == PARSE_REPLY && p.l4 == IPPROTO_TCP && !o.judged_above)
 		r = PARSE_JUDGE;
+	o.cgroup_id = bpf_skb_cgroup_id(skb);
+	o.uid = bpf_get_socket_uid(skb);
+	if (r == PARSE_SOURCE_ROUTED)
+		report_source_routed(&p, &o);
 	if (r != PARSE_JUDGE)
 		return pass_unjudged(&o, r) ? SKB_PASS : SKB_DROP;
 
-	o.cgroup_id = bpf_skb_cgroup_id(skb);
-	o.uid = bpf_get_socket_uid(skb);
 	return judge(&p, &o) ? SKB_PASS : SKB_DROP;
 }
 
@@ -259,9 +280,11 @@ int xdp_veth(struct xdp_md *ctx)
 	int r;
 
 	r = parse_xdp(ctx, &p);
+	o.ifindex = ctx->ingress_ifindex;
+	if (r == PARSE_SOURCE_ROUTED)
+		report_source_routed(&p, &o);
 	if (r != PARSE_JUDGE)
 		return pass_unjudged(&o, r) ? XDP_PASS : XDP_DROP;
 
-	o.ifindex = ctx->ingress_ifindex;
 	return judge(&p, &o) ? XDP_PASS : XDP_DROP;
 }

@@ -329,16 +329,17 @@ static __always_inline enum parse_result parse_ip4(struct cursor *c,
 	hlen = (ip.ver_ihl & 0x0f) * 4;
 	if (ip.ver_ihl >> 4 != 4 || hlen < sizeof(ip))
 		return PARSE_UNPARSEABLE;
+	/* Addresses first: a source-routed drop is reported by them. */
+	p->family = AF_INET;
+	ip4_to_mapped(p->saddr, ip.saddr);
+	ip4_to_mapped(p->daddr, ip.daddr);
+	p->l4 = ip.protocol;
 	if (hlen > sizeof(ip)) {
 		r = check_ip4_options(c, c->off + sizeof(ip), hlen - sizeof(ip));
 		if (r != PARSE_JUDGE)
 			return r;
 	}
 
-	p->family = AF_INET;
-	ip4_to_mapped(p->saddr, ip.saddr);
-	ip4_to_mapped(p->daddr, ip.daddr);
-	p->l4 = ip.protocol;
 	c->off += hlen;
 	if (bpf_ntohs(ip.frag_off) & IP_OFFSET) {
 		p->later_fragment = true;

@@ -30,6 +30,8 @@
 #define ODSBPF_RULE_DEFAULT	0xffff
 /* Rule id reported when the programs found no policy at all (fail closed). */
 #define ODSBPF_RULE_NO_POLICY	0xfffe
+/* Rule id of a packet dropped for carrying a source route (packet layers). */
+#define ODSBPF_RULE_SOURCE_ROUTED	0xfffd
 
 /* Protocol classes, one bit each, as rules name them. */
 #define ODSBPF_PROTO_TCP	(1 << 0)

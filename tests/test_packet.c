@@ -646,6 +646,18 @@ static bool expect(struct harness *h, bool xdp, const struct frame *f, size_t le
 	return true;
 }
 
+/* A denial and a source-routed drop raise an event; nothing else does. */
+static bool raises_event(int outcome)
+{
+	return outcome == DENIED || outcome == SOURCE_ROUTED;
+}
+
+/* The rule a case's event names: the policy's, or the source route's. */
+static const char *rule_of(const struct pkt_case *c, int outcome)
+{
+	return outcome == SOURCE_ROUTED ? "source-route" : c->rule;
+}
+
 static void run_cases(struct harness *h)
 {
 	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
@@ -658,11 +670,13 @@ static void run_cases(struct harness *h)
 			report("xdp.", c->name, false);
 			continue;
 		}
-		ok = expect(h, true, &f, f.len, c->xdp, c->rule, c->xdp == DENIED);
+		ok = expect(h, true, &f, f.len, c->xdp, rule_of(c, c->xdp),
+			    raises_event(c->xdp));
 		report("xdp.", c->name, ok);
 		if (c->skb == NA)
 			continue;
-		ok = expect(h, false, &f, f.len, c->skb, c->rule, c->skb == DENIED);
+		ok = expect(h, false, &f, f.len, c->skb, rule_of(c, c->skb),
+			    raises_event(c->skb));
 		report("skb.", c->name, ok);
 	}
 }
