@@ -29,6 +29,7 @@ struct exec_opts {
 	char *policy_files[MAX_POLICY_FILES];
 	size_t nr_policy_files;
 	const char *audit_log;
+	const char *host_netns;	/* whose loopback is judged; NULL: ours */
 	char **command;
 };
 
@@ -44,6 +45,8 @@ static const char exec_help[] =
 "  -p, --policy FILE     policy file; repeat to merge several\n"
 "                        (default: the built-in policies/default.json)\n"
 "  -l, --audit-log FILE  also append events to FILE (mode 0600)\n"
+"      --host-netns PATH the node's network namespace (default: the one\n"
+"                        exec runs in): loopback is judged only there\n"
 "  -v, --verbose         more messages; -vv adds libbpf and verifier logs\n"
 "  -h, --help            this help\n"
 "\n"
@@ -59,13 +62,14 @@ static int parse_exec_opts(int argc, char **argv, struct exec_opts *o)
 	static const struct option longopts[] = {
 		{ "policy", required_argument, NULL, 'p' },
 		{ "audit-log", required_argument, NULL, 'l' },
+		{ "host-netns", required_argument, NULL, 'N' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{}
 	};
 	int c;
 
-	while ((c = getopt_long(argc, argv, "+p:l:vh", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+p:l:N:vh", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'p':
 			if (o->nr_policy_files == MAX_POLICY_FILES) {
@@ -76,6 +80,9 @@ static int parse_exec_opts(int argc, char **argv, struct exec_opts *o)
 			break;
 		case 'l':
 			o->audit_log = optarg;
+			break;
+		case 'N':
+			o->host_netns = optarg;
 			break;
 		case 'v':
 			verbose_more();
@@ -210,6 +217,7 @@ static int run_under_policy(struct exec_opts *o, struct policy *pol,
 
 	pipeline_default_opts(&po);
 	po.pods = false;
+	po.host_netns = o->host_netns;
 	if (o->audit_log && event_sink_open_log(&sink, o->audit_log))
 		return EXIT_EXEC_FAILED;
 	if (make_exec_cgroup(cgroup, sizeof(cgroup)))

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /* Copyright (c) 2026 The odsbpf authors */
 #include <errno.h>
+#include <sched.h>
+#include <fcntl.h>
 #include <libgen.h>
 #include <limits.h>
 #include <stdio.h>
@@ -111,7 +113,7 @@ static int bad_value(int opt, const char *arg, const char *expected)
 		"cgroup-root", "pods-log-dir", "kubelet-dir", "rate-limit",
 		"rate-burst", "audit-log-rotate-size", "audit-log-rotate-age",
 		"audit-log-retention", "audit-log-fsync", "agent-log",
-		"agent-log-retention", "no-agent-log",
+		"agent-log-retention", "no-agent-log", "host-netns",
 	};
 
 	pr_err("agent: --%s \"%s\": expected %s", names[opt - PIPELINE_OPT_FIRST],
@@ -130,6 +132,7 @@ int pipeline_parse_opt(struct pipeline_opts *o, int opt, const char *arg)
 	case PIPELINE_OPT_KUBELET_DIR: o->kubelet_dir = arg; return 0;
 	case PIPELINE_OPT_AGENT_LOG: o->agent_log = arg; return 0;
 	case PIPELINE_OPT_NO_AGENT_LOG: o->no_agent_log = true; return 0;
+	case PIPELINE_OPT_HOST_NETNS: o->host_netns = arg; return 0;
 	case PIPELINE_OPT_RATE_LIMIT:
 		return parse_count(arg, &o->rate) ? bad_value(opt, arg, "events a second") : 0;
 	case PIPELINE_OPT_RATE_BURST:
@@ -341,12 +344,52 @@ static __u64 find_self_cgroup(const char *enforced)
 
 /* ---- rate limiting, held-back counts and lost events ---- */
 
+/*
+ * The cookie of the network namespace at path (bpf_get_netns_cookie's
+ * value for its sockets): this thread visits it for one socket. 0, with a
+ * warning, when the kernel cannot say (SO_NETNS_COOKIE is 5.14+): then
+ * loopback is judged in every namespace, as before.
+ */
+static __u64 netns_cookie(const char *path)
+{
+	int here = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+	int there = open(path, O_RDONLY | O_CLOEXEC);
+	__u64 cookie = 0;
+	socklen_t len = sizeof(cookie);
+	int fd = -1;
+
+	if (here < 0 || there < 0 || setns(there, CLONE_NEWNET)) {
+		pr_warn("--host-netns %s: %s; loopback is judged in every network namespace",
+			path, strerror(errno));
+		goto out;
+	}
+	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || getsockopt(fd, SOL_SOCKET, SO_NETNS_COOKIE, &cookie, &len))
+		cookie = 0;
+	if (setns(here, CLONE_NEWNET))
+		pr_err("cannot return to the agent's network namespace: %s", strerror(errno));
+	if (!cookie)
+		pr_warn("no cookie for the network namespace %s; loopback is judged in every network namespace",
+			path);
+out:
+	if (fd >= 0)
+		close(fd);
+	if (here >= 0)
+		close(here);
+	if (there >= 0)
+		close(there);
+	return cookie;
+}
+
 static int configure_rate(struct pipeline *p)
 {
 	if (p->o.rate) {
 		p->settings.rl_interval_ns = NS_PER_SEC / p->o.rate;
 		p->settings.rl_tolerance_ns = p->settings.rl_interval_ns * (p->o.burst - 1);
 	}
+	/* A pod's own loopback is not the node's: only the node's is judged. */
+	p->settings.host_netns_cookie =
+		netns_cookie(p->o.host_netns ? p->o.host_netns : "/proc/self/ns/net");
 	return write_settings(p);
 }
 

@@ -34,6 +34,7 @@ struct pipeline_opts {
 	const char *agent_log;		/* NULL: beside the audit log */
 	bool no_agent_log;
 	__u64 agent_log_retention_ns;
+	const char *host_netns;		/* the node's netns; NULL: our own */
 };
 
 /* The agent's options for all this: a block of its getopt table. */
@@ -51,6 +52,7 @@ enum {
 	PIPELINE_OPT_AGENT_LOG,
 	PIPELINE_OPT_AGENT_LOG_RETENTION,
 	PIPELINE_OPT_NO_AGENT_LOG,
+	PIPELINE_OPT_HOST_NETNS,
 	PIPELINE_OPT_LAST,
 };
 
@@ -66,7 +68,8 @@ enum {
 	{ "audit-log-fsync", required_argument, NULL, PIPELINE_OPT_FSYNC }, \
 	{ "agent-log", required_argument, NULL, PIPELINE_OPT_AGENT_LOG }, \
 	{ "agent-log-retention", required_argument, NULL, PIPELINE_OPT_AGENT_LOG_RETENTION }, \
-	{ "no-agent-log", no_argument, NULL, PIPELINE_OPT_NO_AGENT_LOG }
+	{ "no-agent-log", no_argument, NULL, PIPELINE_OPT_NO_AGENT_LOG }, \
+	{ "host-netns", required_argument, NULL, PIPELINE_OPT_HOST_NETNS }
 
 #define PIPELINE_HELP							\
 "pods and events:\n"							\
@@ -90,7 +93,10 @@ enum {
 "      --agent-log FILE      the agent's own messages, rotated alike\n" \
 "                            (default: agent.log beside the audit log)\n" \
 "      --agent-log-retention DUR     (default 90d)\n"		\
-"      --no-agent-log        messages to stderr only\n"
+"      --no-agent-log        messages to stderr only\n"			\
+"      --host-netns PATH     the node's network namespace (default: the\n" \
+"                            agent's own); loopback is judged only for\n" \
+"                            sockets in it, a pod's own loopback is its own\n"
 
 void pipeline_default_opts(struct pipeline_opts *o);
 

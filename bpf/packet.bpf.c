@@ -217,6 +217,15 @@ __noinline bool judge(const struct packet *p, const struct origin *o)
 	if (!p || !o)
 		return false;
 	dest_of(p, &d);
+	/*
+	 * Loopback of a TCP or UDP socket was judged by the socket hooks,
+	 * which know the socket's network namespace (a pod's own loopback is
+	 * not the node's); this layer cannot tell the namespaces apart.
+	 */
+	if (!o->xdp && o->judged_above && is_loopback(&d)) {
+		count(o->counters + ODSBPF_PKT_ALLOWED);
+		return true;
+	}
 	decide(&d, &dec);
 	if (dec.action == ODSBPF_ALLOW) {
 		count(o->counters + ODSBPF_PKT_ALLOWED);

@@ -326,6 +326,14 @@ static __always_inline void copy6(__u32 out[4], const __u32 in[4])
 	out[3] = in[3];
 }
 
+/* 127.0.0.0/8 or ::1, as judged (0.0.0.0 and :: are loopback by then). */
+static __always_inline bool is_loopback(const struct dest *d)
+{
+	if (d->is4)
+		return (bpf_ntohl(d->ip4) >> 24) == 127;
+	return !d->ip6[0] && !d->ip6[1] && !d->ip6[2] && d->ip6[3] == bpf_htonl(1);
+}
+
 static __always_inline struct odsbpf_settings *settings(void)
 {
 	__u32 zero = 0;

@@ -59,6 +59,24 @@ static __always_inline void report(struct bpf_sock_addr *ctx,
 	bpf_ringbuf_submit(e, 0);
 }
 
+/*
+ * Loopback in a pod's own network namespace is the pod itself (its
+ * sidecars), not the node: only sockets in the node's namespace have
+ * their loopback judged, when the agent has named that namespace.
+ */
+static __always_inline bool own_loopback(struct bpf_sock_addr *ctx,
+					 const struct dest *d)
+{
+	struct odsbpf_settings *s;
+
+	if (!is_loopback(d))
+		return false;
+	s = settings();
+	if (!s || !s->host_netns_cookie)
+		return false;
+	return bpf_get_netns_cookie(ctx) != s->host_netns_cookie;
+}
+
 /* Judge, count and report; returns the value the hook must return. */
 static __always_inline int enforce(struct bpf_sock_addr *ctx,
 				   struct dest *d, __u8 hook)
@@ -67,6 +85,10 @@ static __always_inline int enforce(struct bpf_sock_addr *ctx,
 
 	if (current_exempt()) {
 		count(ODSBPF_CNT_EXEMPT);
+		return SOCK_ALLOW;
+	}
+	if (own_loopback(ctx, d)) {
+		count(ODSBPF_CNT_ALLOWED);
 		return SOCK_ALLOW;
 	}
 	d->port = bpf_ntohs((__u16)ctx->user_port);

@@ -12,7 +12,7 @@
 #ifndef ODSBPF_H
 #define ODSBPF_H
 
-#define ODSBPF_LAYOUT_VERSION	2
+#define ODSBPF_LAYOUT_VERSION	3
 
 /* Generations of policy maps: the agent fills the inactive one, then flips. */
 #define ODSBPF_GENERATIONS	2
@@ -223,8 +223,14 @@ struct odsbpf_settings {
 	__u64 rl_tolerance_ns;
 	__u32 nr_exempt;	/* entries in odsbpf_exempt; 0 skips the walk */
 	__u32 pad;
+	/*
+	 * The node's network namespace (bpf_get_netns_cookie): loopback is
+	 * judged only for sockets in it, a pod's own loopback is not the
+	 * node's. 0 judges loopback everywhere.
+	 */
+	__u64 host_netns_cookie;
 };
-_Static_assert(sizeof(struct odsbpf_settings) == 24, "settings size");
+_Static_assert(sizeof(struct odsbpf_settings) == 32, "settings size");
 
 /* Capacity of the LRU map of rate-limit buckets. */
 #define ODSBPF_MAX_BUCKETS	16384

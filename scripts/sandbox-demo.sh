@@ -3,7 +3,8 @@
 # Copyright (c) 2026 The odsbpf authors
 #
 # `make run`: the agent on policies/default.json, enforcing on a sandbox
-# "node" made here: a cgroup, and a network namespace where the metadata,
+# "node" made here (--host-netns names its namespace as the node's, so its
+# loopback is judged): a cgroup, and a network namespace where the metadata,
 # private, loopback and public test addresses are all bound locally. A
 # workload in it tries each; the denials are shown, then all is removed.
 # Nothing is sent outside the namespace.
@@ -40,6 +41,7 @@ main() {
 	echo "== odsbpf agent --cgroup $cgroup --policy-dir $dir"
 	"$ODSBPF" agent --cgroup "$cgroup" --policy-dir "$dir" --audit-log "$log" \
 		--pin-root "$SANDBOX_TMP/bpffs" --state-dir "$SANDBOX_TMP/state" \
+		--host-netns "/run/netns/$SANDBOX_NS" \
 		>"$SANDBOX_TMP/agent.out" 2>"$SANDBOX_TMP/agent.err" &
 	agent_pid=$!
 	SANDBOX_PIDS="$SANDBOX_PIDS $agent_pid"

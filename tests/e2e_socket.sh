@@ -158,6 +158,27 @@ test_exec_removes_its_cgroup() {
 	fi
 }
 
+# A pod's own loopback is its own: with another namespace named as the
+# node's, loopback in this one is let through while metadata stays denied;
+# with this one as the node's (exec's default) loopback is denied.
+test_pod_loopback_is_not_the_nodes() {
+	local node="/run/netns/$SANDBOX_NS-node" out
+
+	ip netns add "$SANDBOX_NS-node" ||
+		{ fail "${FUNCNAME[0]}" "cannot make the node namespace"; return; }
+	out=$(in_ns "$ODSBPF" exec --host-netns "$node" -- \
+		"$PROBE" connect tcp 127.0.0.1 9100 2>/dev/null | tr '\n' ' ')
+	[ "$out" = "result=ok greeting=yes " ] ||
+		{ fail "${FUNCNAME[0]}" "pod loopback: $out"; return; }
+	out=$(in_ns "$ODSBPF" exec --host-netns "$node" -- \
+		"$PROBE" connect tcp 169.254.169.254 80 2>/dev/null)
+	[ "$out" = "result=EPERM" ] ||
+		{ fail "${FUNCNAME[0]}" "metadata from the pod: $out"; return; }
+	out=$(in_ns "$ODSBPF" exec -- "$PROBE" connect tcp 127.0.0.1 9100 2>/dev/null)
+	[ "$out" = "result=EPERM" ] && pass "${FUNCNAME[0]}" ||
+		fail "${FUNCNAME[0]}" "the node's own loopback: $out"
+}
+
 # hosts: kubernetes.default.svc is KUBERNETES_SERVICE_HOST; the other name
 # is a numeric one, which getaddrinfo answers without /etc/hosts or DNS,
 # so the test asks nothing of the machine's resolver.
@@ -198,6 +219,7 @@ main() {
 	# shellcheck disable=SC2086
 	sandbox_addr $BOUND
 	sandbox_start "$PROBE" listen 198.51.100.10 8080
+	sandbox_start "$PROBE" listen 127.0.0.1 9100
 	sleep 0.3
 
 	run_table
@@ -209,6 +231,7 @@ main() {
 	test_exec_removes_its_cgroup
 	test_exec_closes_inherited_descriptors
 	test_host_names_are_resolved
+	test_pod_loopback_is_not_the_nodes
 	test_policy_swaps_under_load
 }
 

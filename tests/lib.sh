@@ -52,6 +52,7 @@ sandbox_teardown() {
 		[ -d "$cg" ] && rmdir "$cg" 2>/dev/null
 	done
 	[ -n "$SANDBOX_NS" ] && ip netns del "$SANDBOX_NS" 2>/dev/null
+	[ -n "$SANDBOX_NS" ] && ip netns del "$SANDBOX_NS-node" 2>/dev/null
 	[ -n "$SANDBOX_TMP" ] && rm -rf "$SANDBOX_TMP"
 	SANDBOX_PIDS="" SANDBOX_CGROUPS="" SANDBOX_NS="" SANDBOX_TMP=""
 }
