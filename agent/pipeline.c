@@ -350,14 +350,33 @@ static __u64 find_self_cgroup(const char *enforced)
  * warning, when the kernel cannot say (SO_NETNS_COOKIE is 5.14+): then
  * loopback is judged in every namespace, as before.
  */
+static __u64 own_netns_cookie(void)
+{
+	__u64 cookie = 0;
+	socklen_t len = sizeof(cookie);
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+	if (fd < 0 || getsockopt(fd, SOL_SOCKET, SO_NETNS_COOKIE, &cookie, &len))
+		cookie = 0;
+	if (fd >= 0)
+		close(fd);
+	if (!cookie)
+		pr_warn("no cookie for this network namespace (SO_NETNS_COOKIE needs Linux 5.14); loopback is judged in every network namespace");
+	return cookie;
+}
+
 static __u64 netns_cookie(const char *path)
 {
-	int here = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
-	int there = open(path, O_RDONLY | O_CLOEXEC);
+	int here, there;
 	__u64 cookie = 0;
 	socklen_t len = sizeof(cookie);
 	int fd = -1;
 
+	/* Our own namespace needs no visit (nor CAP_SYS_ADMIN for setns). */
+	if (!path)
+		return own_netns_cookie();
+	here = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+	there = open(path, O_RDONLY | O_CLOEXEC);
 	if (here < 0 || there < 0 || setns(there, CLONE_NEWNET)) {
 		pr_warn("--host-netns %s: %s; loopback is judged in every network namespace",
 			path, strerror(errno));
@@ -388,8 +407,7 @@ static int configure_rate(struct pipeline *p)
 		p->settings.rl_tolerance_ns = p->settings.rl_interval_ns * (p->o.burst - 1);
 	}
 	/* A pod's own loopback is not the node's: only the node's is judged. */
-	p->settings.host_netns_cookie =
-		netns_cookie(p->o.host_netns ? p->o.host_netns : "/proc/self/ns/net");
+	p->settings.host_netns_cookie = netns_cookie(p->o.host_netns);
 	return write_settings(p);
 }
 
