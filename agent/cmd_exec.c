@@ -122,11 +122,10 @@ static void install_forwarding(void)
 		sigaction(sigs[i], &sa, NULL);
 }
 
+/* Queued as the agent queues them; supervise() writes each drain at once. */
 static int emit_kernel_event(void *ctx, const struct odsbpf_event *e)
 {
-	struct event_sink *sink = ctx;
-
-	event_emit(sink, event_from_kernel(sink, e));
+	event_emit_kernel(ctx, e);
 	return 0;
 }
 
@@ -165,7 +164,7 @@ static int exit_code_of(int status)
 }
 
 /* Poll events until the command ends, then take the last ones. */
-static int supervise(struct enforcer *enf, pid_t pid)
+static int supervise(struct enforcer *enf, struct event_sink *sink, pid_t pid)
 {
 	int status = 0;
 
@@ -179,8 +178,10 @@ static int supervise(struct enforcer *enf, pid_t pid)
 			return EXIT_EXEC_FAILED;
 		}
 		enforcer_poll(enf, 50);
+		event_sink_flush(sink);
 	}
 	enforcer_poll(enf, 0);
+	event_sink_flush(sink);
 	return exit_code_of(status);
 }
 
@@ -245,7 +246,7 @@ static int run_under_policy(struct exec_opts *o, struct policy *pol,
 	if (pid == 0)
 		run_child(cgroup, o->command);
 	child_pid = pid;
-	ret = supervise(&enf, pid);
+	ret = supervise(&enf, &sink, pid);
 
 close_enforcer:
 	/* Leftover processes are ended before the programs go. */

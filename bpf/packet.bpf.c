@@ -87,12 +87,7 @@ static __always_inline void fill_event(struct odsbpf_event *e,
 	e->cgroup_id = o->cgroup_id;
 	e->uid = o->uid;
 	e->ifindex = o->ifindex;
-	copy6((__u32 *)e->daddr, d->raw);
-	copy6((__u32 *)e->saddr, d->src);
-	if (d->is4)
-		ip4_to_mapped((__u32 *)e->judged, d->ip4);
-	else
-		copy6((__u32 *)e->judged, d->ip6);
+	event_fill_addrs(e, d);
 	e->dport = p->dport;
 	e->sport = p->sport;
 	e->family = p->family;

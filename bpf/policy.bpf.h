@@ -444,6 +444,18 @@ static __always_inline __u32 bucket_take(struct odsbpf_bucket *b)
 	return n;
 }
 
+/* An event's addresses: as written, the source, and as judged. */
+static __always_inline void event_fill_addrs(struct odsbpf_event *e,
+					     const struct dest *d)
+{
+	copy6((__u32 *)e->daddr, d->raw);
+	copy6((__u32 *)e->saddr, d->src);
+	if (d->is4)
+		ip4_to_mapped((__u32 *)e->judged, d->ip4);
+	else
+		copy6((__u32 *)e->judged, d->ip6);
+}
+
 /*
  * The rate limit, then a ring-buffer record. NULL when the event is held
  * back or the ring is full: either way it is counted and carried by the

@@ -39,12 +39,7 @@ static __always_inline void report(struct bpf_sock_addr *ctx,
 	e->gid = id >> 32;
 	bpf_get_current_comm(e->comm, sizeof(e->comm));
 
-	copy6((__u32 *)e->daddr, d->raw);
-	copy6((__u32 *)e->saddr, d->src);
-	if (d->is4)
-		ip4_to_mapped((__u32 *)e->judged, d->ip4);
-	else
-		copy6((__u32 *)e->judged, d->ip6);
+	event_fill_addrs(e, d);
 	if (ctx->sk)
 		e->sport = (__u16)ctx->sk->src_port;
 	e->dport = d->port;
