@@ -12,6 +12,7 @@
 #include "odsbpf.h"
 #include "log.h"
 #include "policy.h"
+#include "policy_source.h"
 
 #define MODE_UNSET	-1
 
@@ -586,38 +587,13 @@ static int merge_into(struct parse_ctx *ctx, struct policy *all,
 	return 0;
 }
 
-/* The whole file, NUL-terminated; NULL with errno set. */
-static char *slurp(const char *path)
-{
-	FILE *f = fopen(path, "re");
-	char *buf = NULL;
-	struct stat st;
-	size_t cap = 0;
-	ssize_t n;
-
-	if (!f)
-		return NULL;
-	if (!fstat(fileno(f), &st) && S_ISDIR(st.st_mode)) {
-		fclose(f);
-		errno = EISDIR;	/* the agent takes a directory; a check, files */
-		return NULL;
-	}
-	n = getdelim(&buf, &cap, '\0', f);
-	if (n < 0 && !ferror(f)) {
-		free(buf);
-		buf = strdup("");
-	}
-	fclose(f);
-	return buf;
-}
-
 static int load_json(struct parse_ctx *ctx, const char *text, json_t **doc)
 {
 	char *owned = NULL;
 	json_error_t jerr;
 
 	if (!text) {
-		text = owned = slurp(ctx->file);
+		text = owned = policy_read_file(ctx->file, NULL);
 		if (!text) {
 			int err = errno;
 

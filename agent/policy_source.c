@@ -23,8 +23,7 @@ static void to_hex(const unsigned char *bytes, size_t n, char *hex)
 	hex[2 * n] = '\0';
 }
 
-/* Read a whole file; NULL with errno set. */
-static char *read_file(const char *path, size_t *len)
+char *policy_read_file(const char *path, size_t *len)
 {
 	FILE *f = fopen(path, "re");
 	char *buf = NULL;
@@ -33,8 +32,11 @@ static char *read_file(const char *path, size_t *len)
 
 	if (!f)
 		return NULL;
-	if (fstat(fileno(f), &st) || st.st_size > MAX_POLICY_BYTES) {
-		errno = errno ? errno : EFBIG;
+	if (fstat(fileno(f), &st))
+		goto out;
+	if (S_ISDIR(st.st_mode) || st.st_size > MAX_POLICY_BYTES) {
+		/* the agent takes a directory; a check, files */
+		errno = S_ISDIR(st.st_mode) ? EISDIR : EFBIG;
 		goto out;
 	}
 	buf = malloc(st.st_size + 1);
@@ -129,7 +131,7 @@ static int read_one(const char *dir, const char *shown_dir, const char *name,
 	size_t i = src->n;
 
 	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	src->texts[i] = read_file(path, NULL);
+	src->texts[i] = policy_read_file(path, NULL);
 	if (!src->texts[i]) {
 		int e = errno;
 
@@ -137,7 +139,7 @@ static int read_one(const char *dir, const char *shown_dir, const char *name,
 		return -e;
 	}
 	snprintf(path, sizeof(path), "%s/%s%s", dir, name, POLICY_SIG_SUFFIX);
-	src->sigs[i] = read_file(path, NULL);
+	src->sigs[i] = policy_read_file(path, NULL);
 	if (asprintf(&src->names[i], "%s/%s", shown_dir, name) < 0) {
 		src->names[i] = NULL;
 		return -ENOMEM;
@@ -261,7 +263,7 @@ int policy_sign_file(const char *file, const char *key, char *err, size_t err_le
 {
 	char hex[POLICY_HASH_HEX_LEN], path[PATH_MAX];
 	size_t len;
-	char *text = read_file(file, &len);
+	char *text = policy_read_file(file, &len);
 	int fd, ret = 0;
 
 	if (!text) {
@@ -290,7 +292,7 @@ char *policy_key_load(const char *path, char *err, size_t err_len)
 	char *key;
 
 	if (path) {
-		key = read_file(path, NULL);
+		key = policy_read_file(path, NULL);
 		if (!key) {
 			snprintf(err, err_len, "%s: cannot read the key: %s", path, strerror(errno));
 			return NULL;

@@ -46,6 +46,12 @@ int policy_source_verify(const struct policy_source *src, const char *key,
 
 void policy_source_free(struct policy_source *src);
 
+/*
+ * A whole file, NUL-terminated, at most 16 MiB; NULL with errno set
+ * (EISDIR for a directory, EFBIG past the limit).
+ */
+char *policy_read_file(const char *path, size_t *len);
+
 /* HMAC-SHA256 of data under key, as lowercase hex (65 bytes with NUL). */
 int policy_hmac_hex(const char *key, const void *data, size_t len, char *hex);
 
